@@ -1,0 +1,1 @@
+"""The protocols: pretraining, sample-incremental, class-incremental and progressive learning."""
