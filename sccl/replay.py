@@ -31,7 +31,6 @@ reference-spec s5 arithmetic (:func:`memory_bytes`) rounded up to whole bytes on
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterator, Literal, Sequence
 
@@ -67,6 +66,11 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
 def _as_float(x: Tensor) -> Tensor:
     """Floating inputs keep their dtype; bool/integer inputs are promoted to float32."""
     return x if x.is_floating_point() else x.to(torch.float32)
+
+
+def _dense(x: Tensor) -> Tensor:
+    """Sparse inputs (e.g. the COO input batches of sccl.data) are densified."""
+    return x.to_dense() if isinstance(x, Tensor) and x.layout != torch.strided else x
 
 
 def _check_3d(name: str, x: Tensor) -> tuple[int, int, int]:
@@ -127,6 +131,7 @@ def compress(x: Tensor, n_frames: int, pooling: Pooling) -> Tensor:
     Same device as ``x``; floating dtypes are kept, bool/integer inputs come back as float32.
     Raises :class:`ConfigError` unless ``n_frames`` divides ``T``.
     """
+    x = _dense(x)
     _B, T, _H = _check_3d("compress input", x)
     _check_choice("pooling", pooling, POOLINGS)
     check_subsample(n_frames, T)
@@ -247,8 +252,8 @@ def bits_per_element(kind: Kind, depth: int | None, pooling: Pooling, window: in
 
     * latent, depth 0 (layer-1 currents): 32 (float32; "sum" pooling only);
     * latent, depth >= 1: 1 with OR pooling, ``ceil(log2(w + 1))`` with SUM pooling (count 0..w);
-    * raw input: 1 with OR pooling; with SUM pooling the bits of the data's maximum count
-      (``max_count`` is required). The paper counts raw input as binary, 1 bit per element
+    * raw input: the bits of the data's maximum count ``max_count`` (required with SUM pooling;
+      without it OR-pooled input counts as 1 bit). The paper counts raw input as binary, 1 bit per element
       (``max_count=1``); real SHD bins can hold duplicate events, so that is a lower bound.
     """
     _check_choice("kind", kind, KINDS)
@@ -256,11 +261,11 @@ def bits_per_element(kind: Kind, depth: int | None, pooling: Pooling, window: in
     if window < 1:
         raise ConfigError(f"window must be >= 1, got {window}")
     if kind == "raw":
+        if max_count is not None:
+            return bits_for_count(max_count)
         if pooling == "or":
             return 1
-        if max_count is None:
-            raise ConfigError("bits_per_element for raw sum-pooled input needs max_count (the data's largest count)")
-        return bits_for_count(max_count)
+        raise ConfigError("bits_per_element for raw sum-pooled input needs max_count (the data's largest count)")
     if check_depth(depth) == 0:
         if pooling != "sum":
             raise ConfigError("depth-0 latents are float currents: only 'sum' pooling applies to them")
@@ -327,6 +332,7 @@ class LatentBuffer:
         latents, records, width = [], [], None
         start = 0
         for i, (frames, labels) in enumerate(batches):
+            frames = _dense(frames).detach()
             B, Tp, H = _check_3d(f"replay batch {i}", frames)
             if Tp != n_frames:
                 raise ValueError(f"replay batch {i} has {Tp} frames, the buffer stores n_frames={n_frames}")
@@ -338,7 +344,7 @@ class LatentBuffer:
             if labels.shape != (B,) or labels.is_floating_point() or labels.dtype == torch.bool:
                 raise ValueError(f"replay batch {i}: labels must be an integer tensor of shape ({B},), "
                                  f"got {labels.dtype} {tuple(labels.shape)}")
-            latents.append(frames.detach().to("cpu"))
+            latents.append(frames)  # a reference to the caller's tensor, not a copy
             records.append(_Record(labels.to(torch.int64).clone(), start, frames.shape))
             start += frames.numel()
         self.width = width
@@ -346,15 +352,19 @@ class LatentBuffer:
 
         if self.depth == 0:
             self._bits = 32
-            self._payload = (torch.cat([x.reshape(-1).to(torch.float32) for x in latents])
+            self._payload = (torch.cat([x.reshape(-1).to("cpu", torch.float32) for x in latents])
                              if latents else torch.zeros(0, dtype=torch.float32))
+            return
+        max_count = self._check_counts(latents)
+        if self.kind == "raw":
+            # input counts: as many bits as the data's largest count needs (1 for binary input)
+            self._bits = bits_for_count(max_count)
         else:
-            max_count = self._check_counts(latents)
-            self._bits = bits_per_element(self.kind, self.depth, self.pooling, self.window, max_count)
+            self._bits = bits_per_element(self.kind, self.depth, self.pooling, self.window)
             if max_count >= 1 << self._bits:
                 raise ValueError(f"replay buffer holds counts up to {max_count}, more than {self._bits}-bit "
                                  f"'{pooling}' frames of a {self.window}-step window allow (inputs not 0/1 spikes?)")
-            self._payload = self._pack(latents, self._bits)
+        self._payload = self._pack(latents, self._bits)
 
     # ----------------------------------------------------------------- construction helpers
     @classmethod
@@ -392,12 +402,23 @@ class LatentBuffer:
 
     @staticmethod
     def _pack(latents: list[Tensor], bits: int) -> Tensor:
-        if not latents:
-            return torch.zeros(0, dtype=torch.uint8)
-        stage_dtype = torch.uint8 if bits <= 8 else torch.int32
-        flat = torch.cat([x.reshape(-1).to(stage_dtype) for x in latents])  # values checked above
-        return torch.cat([_pack_uint(flat[i:i + _PACK_CHUNK], bits)
-                          for i in range(0, flat.numel(), _PACK_CHUNK)])
+        """Pack all batches into one contiguous stream, batch by batch.
+
+        Each step packs a multiple of 8 elements (whole bytes for any ``bits``) on the batch's own
+        device and carries the remaining < 8 elements into the next batch, so the pieces
+        concatenate into the same stream as packing everything at once, without ever holding a
+        copy of the whole buffer unpacked.
+        """
+        stage_dtype = torch.uint8 if bits <= 8 else torch.int32  # values were checked to fit
+        pieces, carry = [], torch.zeros(0, dtype=stage_dtype)
+        for x in latents:
+            flat = torch.cat([carry.to(x.device), x.reshape(-1).to(stage_dtype)])
+            whole = flat.numel() - flat.numel() % 8
+            for i in range(0, whole, _PACK_CHUNK):
+                pieces.append(_pack_uint(flat[i:min(i + _PACK_CHUNK, whole)], bits).cpu())
+            carry = flat[whole:]
+        pieces.append(_pack_uint(carry, bits).cpu())
+        return torch.cat(pieces)
 
     # ----------------------------------------------------------------- access
     def __len__(self) -> int:

@@ -356,6 +356,34 @@ def test_raw_count_buffer():
     assert buf.describe()["kind"] == "raw" and buf.describe()["depth"] is None
 
 
+def test_uncompressed_raw_counts_with_duplicates_and_sparse_input():
+    """Uncompressed raw rehearsal: counts > 1 (duplicate events) fit whatever pooling is named."""
+    data = _latent_batches(2, 4, 20, 30, kind="counts")
+    sparse = [(x.to_sparse(), y) for x, y in data]
+    for pooling in ("or", "sum"):
+        buf = LatentBuffer(sparse, depth=None, n_frames=20, nb_steps=20, pooling=pooling, mode="first", kind="raw")
+        assert buf.payload_bits_per_element == 2  # counts 0..2
+        assert buf.nbytes == memory_bytes(8, 20, 30, 2)
+        assert all(torch.equal(x, xd) for (x, _), (xd, _) in zip(data, buf.batches()))
+    assert torch.equal(compress(sparse[0][0], 5, "sum"), compress(data[0][0], 5, "sum"))
+
+
+@pytest.mark.parametrize("bits_window", [(1, 1), (3, 4), (4, 10)])
+def test_streamed_packing_of_odd_batches(bits_window, monkeypatch):
+    """Batches whose element counts are not multiples of 8, packed in small pieces, read back exactly."""
+    bits, w = bits_window
+    monkeypatch.setattr(replay, "_PACK_CHUNK", 16)
+    n_frames = 40 // w
+    data = [(_counts((b, n_frames, 3), high=w, seed=b), torch.arange(b)) for b in (1, 3, 2, 5)]
+    buf = LatentBuffer(data, depth=2, n_frames=n_frames, nb_steps=40, pooling="sum" if w > 1 else "or", mode="first")
+    assert buf.payload_bits_per_element == bits
+    assert buf.nbytes == math.ceil(11 * n_frames * 3 * bits / 8)
+    flat = torch.cat([x.reshape(-1) for x, _ in data])
+    assert torch.equal(buf._payload, replay._pack_uint(flat.long(), bits))
+    for i, (x, y) in enumerate(data):
+        assert torch.equal(buf.frames(i), x) and torch.equal(buf.labels(i), y)
+
+
 def test_uncompressed_spike_buffer_is_one_bit_and_lossless():
     data = _latent_batches(2, 4, 100, 50, p=0.1)
     buf = LatentBuffer.from_uncompressed(data, depth=3, n_frames=100, pooling="or", mode="first")

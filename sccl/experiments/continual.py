@@ -115,3 +115,57 @@ class Clock:
 def acc_fields(prefix: str, s) -> dict:
     """Record fields of one Score: acc, correct, total."""
     return {f"{prefix}_acc": s.value, f"{prefix}_correct": s.correct, f"{prefix}_total": s.total}
+
+
+def check_memory(wanted: int, available: int, what: str) -> None:
+    if wanted > available:
+        raise ConfigError(f"--latent_batches / --reharsal_size = {wanted} but only {available} {what} "
+                          f"exist: choose at most {available}")
+
+
+def run_header(cfg: ContinualConfig, held_out_key: str | None, buffer, dataset: str) -> dict:
+    """The fields every epoch record of a run carries."""
+    mem = buffer.describe() if buffer is not None else {"nbytes": 0, "n_samples": 0}
+    head = {"experiment": cfg.experiment, "script": cfg.script, "depth": cfg.depth,
+            "memory_batches": cfg.memory_batches, "n_frames": cfg.n_frames, "ratio": cfg.ratio,
+            "pooling": cfg.pooling, "protocol": cfg.protocol, "seed": cfg.seed, "dataset": dataset,
+            "nb_epochs": cfg.nb_epochs, "lr": cfg.lr, "memory_bytes": mem["nbytes"],
+            "memory_samples": mem["n_samples"], "memory": mem, "config": cfg.to_dict()}
+    if held_out_key:
+        head[held_out_key] = cfg.held_out
+    return head
+
+
+def train_and_log(cfg: ContinualConfig, model, depth, new_items, old_eval, new_eval, buffer, level,
+                  fmt, out, device, *, desc: str):
+    """Pre-training evaluation, ``cfg.nb_epochs`` epochs with an evaluation after each, the
+    closing lines, and the commit of TXT / CSV / records. Returns the final total Score."""
+    from sccl.model import trainable_names
+    from sccl.strategies import feed
+    from sccl.training import score, train_epochs
+
+    clock = Clock()
+
+    def evaluate(epoch: int, loss):
+        old, new = score(model, old_eval), score(model, new_eval)
+        if epoch < 0:
+            lines = fmt.pre(old.value, new.value)
+        else:
+            lines = fmt.epoch(epoch + 1, loss, old.value, new.value)
+            for row in fmt.rows(epoch + 1, old.value, new.value):
+                out.csv(row)
+        for line in lines:
+            out.txt(line)
+        out.record(epoch=epoch + 1, loss=loss, **acc_fields("old", old), **acc_fields("new", new),
+                   **acc_fields("total", old + new), wall_s=clock())
+
+    evaluate(-1, None)
+    train_epochs(model, trainable_names(depth), feed(new_items, buffer, level, device, cfg.order),
+                 lr=cfg.lr, nb_epochs=cfg.nb_epochs, after_epoch=evaluate, desc=desc)
+    total = score(model, new_eval) + score(model, old_eval)
+    for line in fmt.end(total.value):
+        out.txt(line)
+    if buffer is not None:  # sccl's one addition to the TXT: the replay memory actually held
+        out.txt(f"\nReplay memory: {buffer.nbytes} bytes ({buffer.n_samples} samples, ratio {cfg.ratio})\n")
+    out.commit()
+    return total

@@ -173,7 +173,7 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
         "kind": "pretrain", "mode": cfg.mode, "held_out": cfg.held_out, "tag": cfg.tag,
         "config": {**asdict(cfg), "net": cfg.net.to_dict()},
         "dataset": source.dataset, "data_file": str(source.path),
-        "n_speakers": n_speakers, "n_labels": n_labels,
+        "n_speakers": n_speakers, "n_labels": n_labels, "keys": source.data.keys,
         "n_train_batches": len(train), "n_test_batches": len(test),
         "removed_batches": {k: len(v) for k, v in rem_sets.items()},
         "test_accuracy": acc.value, "test_correct": acc.correct, "test_total": acc.total,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sccl import artifacts
-from sccl.experiments.continual import Clock, ContinualConfig, acc_fields, split_new
+from sccl.experiments.continual import ContinualConfig, check_memory, run_header, split_new, train_and_log
 from sccl.replay import replay_scheme
-from sccl.strategies import MemorySpec, feed, make_buffer
+from sccl.strategies import MemorySpec, make_buffer, replay_items
 
 OLD = "the {n} speakers"
 
@@ -138,11 +138,9 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     from sccl.model import SpikingNet
     from sccl.results import RunLog
     from sccl.runtime import seeded
-    from sccl.training import encode_items, score, train_epochs
-    from sccl.model import trainable_names
+    from sccl.training import encode_items, score
 
     cfg.validate()
-    clock = Clock()
     hint = artifacts.made_by("speaker", cfg.held_out)
     names = artifacts.artifact_names(artifacts.speaker_tag(cfg.held_out))
     folder = Path(statedict_dir)
@@ -154,10 +152,8 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     seeded(cfg.seed)  # validates; sample-incremental runs draw nothing random after pretraining
 
     spec = memory_spec(cfg)
-    if spec is not None and cfg.memory_batches > len(pre_train):
-        from sccl.errors import ConfigError
-        raise ConfigError(f"--latent_batches / --reharsal_size = {cfg.memory_batches} but only "
-                          f"{len(pre_train)} pretrain batches exist in {folder}")
+    if spec is not None:
+        check_memory(cfg.memory_batches, len(pre_train), f"pretrain batches in {folder}")
     new_train, new_test = split_new(removed, cfg.protocol)
     model = SpikingNet.from_state_dict(cfg.net, sd, device)
     to_dev = lambda bs: [(x.to(device), y.to(device)) for x, y in bs]  # noqa: E731
@@ -170,43 +166,12 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
 
     n_old = int(meta.get("n_speakers", 12)) - 1 if meta else 11
     fmt = FORMATS[cfg.script](cfg, n_old)
-    mem = buffer.describe() if buffer is not None else {"nbytes": 0, "n_samples": 0}
-    header = {"experiment": "sample", "script": cfg.script, "speaker": cfg.held_out, "depth": cfg.depth,
-              "memory_batches": cfg.memory_batches, "n_frames": cfg.n_frames, "ratio": cfg.ratio,
-              "pooling": cfg.pooling, "protocol": cfg.protocol, "seed": cfg.seed,
-              "dataset": dataset or meta.get("dataset", "unknown"), "memory_bytes": mem["nbytes"],
-              "memory_samples": mem["n_samples"], "memory": mem, "config": cfg.to_dict()}
+    header = run_header(cfg, "speaker", buffer, dataset or meta.get("dataset", "unknown"))
     out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, header=header, echo=log)
-
     if cfg.script == "latent_replay_subsample":
-        mem_acc = score(model, [(spec.level, lat, y) for lat, y in buffer.batches(device)])
+        mem_acc = score(model, replay_items(buffer, spec.level, device))
         out.txt(f"\nAccuracy on the subsampled batches: {mem_acc.value:.3f}\n")
-
-    def evaluate(epoch: int, loss: float | None):
-        old, new = score(model, old_eval), score(model, new_eval)
-        total = old + new
-        if epoch < 0:
-            lines = fmt.pre(old.value, new.value)
-        else:
-            lines = fmt.epoch(epoch + 1, loss, old.value, new.value)
-            for row in fmt.rows(epoch + 1, old.value, new.value):
-                out.csv(row)
-        for line in lines:
-            out.txt(line)
-        out.record(epoch=epoch + 1, loss=loss, **acc_fields("old", old), **acc_fields("new", new),
-                   **acc_fields("total", total), wall_s=clock())
-        return total
-
-    evaluate(-1, None)
-    level = spec.level if spec else None
-    train_epochs(model, trainable_names(depth), feed(new_items, buffer, level, device, cfg.order),
-                 lr=cfg.lr, nb_epochs=cfg.nb_epochs, after_epoch=evaluate,
-                 desc=f"speaker {cfg.held_out} {cfg.script}")
-    total = score(model, new_eval) + score(model, old_eval)
-    for line in fmt.end(total.value):
-        out.txt(line)
-    if buffer is not None:  # sccl's one addition to the TXT: the replay memory actually held
-        out.txt(f"\nReplay memory: {mem['nbytes']} bytes ({mem['n_samples']} samples, ratio {cfg.ratio})\n")
-    out.commit()
+    train_and_log(cfg, model, depth, new_items, old_eval, new_eval, buffer, spec.level if spec else None,
+                  fmt, out, device, desc=f"speaker {cfg.held_out} {cfg.script}")
     return out.records
 
