@@ -325,15 +325,18 @@ class LatentBuffer:
         self.window = nb_steps // n_frames
         self.pooling = _check_choice("pooling", pooling, POOLINGS)
         self.mode = _check_choice("decompression mode", mode, MODES)
-        if self.depth == 0 and (pooling != "sum" or mode != "first"):
+        # depth-0 currents are floats: OR frames or a burst replay would not be currents any more
+        # (at window 1 nothing is pooled, so the pooling name does not matter there)
+        if self.depth == 0 and (mode != "first" or (pooling != "sum" and self.window > 1)):
             raise ConfigError("depth-0 latents (float currents) use 'sum' pooling and 'first' decompression, "
                               f"got pooling={pooling!r}, mode={mode!r}")
 
         latents, records, width = [], [], None
         start = 0
         for i, (frames, labels) in enumerate(batches):
-            frames = _dense(frames).detach()
+            frames = _dense(frames)
             B, Tp, H = _check_3d(f"replay batch {i}", frames)
+            frames = frames.detach()
             if Tp != n_frames:
                 raise ValueError(f"replay batch {i} has {Tp} frames, the buffer stores n_frames={n_frames}")
             if width is None:

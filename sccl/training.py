@@ -25,9 +25,8 @@ def adamax(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
 
 def step_output(model, level, x):
     """Forward one item from its level: (logits, layer-3 spikes)."""
-    if level is None:
-        return model.forward(x, return_spikes=True)
-    return model.forward_from(x, level, return_spikes=True)
+    out = model.run(x) if level is None else model.run_from(x, level)
+    return out.logits, out.spk3
 
 
 def train_epochs(model, trainable: Sequence[str], feed: Callable[[], Iterable[Item]], *,
@@ -38,7 +37,8 @@ def train_epochs(model, trainable: Sequence[str], feed: Callable[[], Iterable[It
     ``after_epoch(epoch, mean_loss)`` runs after each epoch (evaluation, writing results).
     Returns the mean loss of every epoch (over all items of the epoch, new and replay alike).
     """
-    model.set_trainable(trainable)
+    for name, w in model.weights.items():  # exactly these tensors get gradients
+        w.requires_grad_(name in trainable)
     opt = optimizer or adamax([model.weights[n] for n in trainable], lr)
     losses = []
     bar = progress(range(nb_epochs), desc=desc, unit="epoch")

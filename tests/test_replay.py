@@ -401,6 +401,12 @@ def test_buffer_validation():
         LatentBuffer([(x, y)], depth=4, n_frames=4, nb_steps=8, pooling="or", mode="first")
     with pytest.raises(ConfigError):
         LatentBuffer([(x, y)], depth=0, n_frames=4, nb_steps=8, pooling="sum", mode="burst")
+    with pytest.raises(ConfigError):
+        LatentBuffer([(x, y)], depth=0, n_frames=4, nb_steps=8, pooling="or", mode="first")
+    # uncompressed (window 1): the pooling name is irrelevant
+    assert LatentBuffer([(x, y)], depth=0, n_frames=4, nb_steps=4, pooling="or", mode="first").nbytes == 96
+    with pytest.raises(ValueError, match=r"\[B, T, H\]"):
+        LatentBuffer([(x[0], y)], depth=1, n_frames=4, nb_steps=4, pooling="or", mode="first")
     with pytest.raises(ValueError, match="frames"):
         LatentBuffer([(x, y)], depth=1, n_frames=2, nb_steps=8, pooling="or", mode="first")
     with pytest.raises(ValueError, match="labels"):

@@ -17,7 +17,7 @@ import torch
 
 from sccl import artifacts
 from sccl.errors import ArtifactError, ConfigError
-from sccl.experiments.continual import ContinualConfig, check_memory, run_header, split_new, train_and_log
+from sccl.experiments.continual import ContinualConfig, run_header, split_new, train_and_log
 from sccl.replay import replay_scheme
 from sccl.strategies import MemorySpec, make_buffer
 
@@ -199,8 +199,6 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     spec = memory_spec(cfg)
     buffer = None
     if spec is not None:
-        if cfg.protocol == "faithful":
-            check_memory(per_class_batches(cfg), min(len(removed), 10**9), "batches per class")
         mem_batches, _ = build_memory(cfg, folder, pre_train, ids, old_classes, cfg.batch_size)
         buffer = make_buffer(model, mem_batches, spec, cfg.net.nb_steps, device)
 

@@ -150,7 +150,6 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
                        **acc_fields("global", glob), wall_s=clock())
 
         trainable = trainable_names(d)
-        model.set_trainable(trainable)
         train_epochs(model, trainable,
                      lambda new_items=new_items: [*new_items, *replay()],
                      lr=cfg.lr, nb_epochs=cfg.nb_epochs, after_epoch=after_epoch,
