@@ -1,0 +1,5 @@
+import sys
+
+from sccl.cli import main
+
+sys.exit(main())

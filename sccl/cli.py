@@ -1,0 +1,43 @@
+"""The ``sccl`` command (also ``python -m sccl``).
+
+    sccl demo   [--out_dir results/demo] [--quick]    the whole pipeline on synthetic SHD
+    sccl data synth --out_dir DIR [--n_rep N] [--seed S]   write a synthetic SHD-format set
+    sccl data merge [--data_dir DIR] [--download]          = heidelberg_unite_datasets.py
+    sccl report --results DIR [...]                  tables and figures from result records
+"""
+from __future__ import annotations
+
+import sys
+
+from sccl.cli_util import run_main
+
+USAGE = __doc__.split("\n\n", 1)[1]
+
+
+def _dispatch(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print("usage:\n" + USAGE)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "demo":
+        from sccl.demo import main as demo_main
+        return demo_main(rest)
+    if cmd == "report":
+        from sccl.report import main as report_main
+        return report_main(rest)
+    if cmd == "data" and rest[:1] == ["synth"]:
+        from sccl.data.synthetic import main as synth_main
+        return synth_main(rest[1:])
+    if cmd == "data" and rest[:1] == ["merge"]:
+        from sccl.data.merge_cli import main as merge_main
+        return merge_main(rest[1:])
+    print(f"sccl: unknown command {' '.join(argv[:2])!r}\nusage:\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(_dispatch, list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny synthetic SHD set and pretraining artifacts made once per session.
+
+Sizes follow synthetic-data.md: batch size shrinks with n_rep so that every split has batches
+(n_rep 4, batch 8: 80 samples = 10 batches per speaker, 48 samples = 6 batches per class).
+The network is shrunk too (H1 = 16, 20 time steps) to keep the suite fast on 2 cores.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_NET = dict(nb_hidden=16, nb_steps=20)
+TINY_FLAGS = ["--batch_size=8", "--nb_hidden=16", "--nb_steps=20", "--threads=1"]
+
+os.environ.setdefault("SCCL_NO_PROGRESS", "1")
+torch.set_num_threads(1)
+
+
+def run_script(script: str | Path, *args, cwd: Path | None = None, check: bool = True, timeout: int = 300):
+    """Run a repository script (path relative to the repo root) as a real subprocess."""
+    script = ROOT / script
+    env = {**os.environ, "SCCL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=cwd or script.parent,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script.name} {' '.join(map(str, args))} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory) -> Path:
+    from sccl.data.shd import merge_shd
+    from sccl.data.synthetic import make_synthetic_shd
+
+    d = tmp_path_factory.mktemp("synth")
+    train, test = make_synthetic_shd(d, n_rep=4, seed=0)
+    merge_shd(train, test, d / "shd_merged.h5")
+    return d
+
+
+def _pretrain(mode, held_out, data_dir, out_dir, nb_epochs, seed=0):
+    from sccl.config import NetConfig
+    from sccl.data.source import open_merged
+    from sccl.experiments.pretrain import PretrainConfig, run_pretrain
+
+    cfg = PretrainConfig(mode=mode, held_out=held_out, net=NetConfig(**TINY_NET), batch_size=8,
+                         nb_epochs=nb_epochs, lr=2e-3, seed=seed)
+    source = open_merged(data_dir, log=lambda m: None)
+    return run_pretrain(cfg, source, out_dir, torch.device("cpu"), log=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def speaker_dir(synth_dir, tmp_path_factory) -> Path:
+    """Artifacts of a pretraining with speaker 0 held out (2 epochs)."""
+    d = tmp_path_factory.mktemp("sd64")
+    _pretrain("speaker", 0, synth_dir, d, nb_epochs=2)
+    return d
+
+
+@pytest.fixture(scope="session")
+def class_dir(synth_dir, tmp_path_factory) -> Path:
+    """Class 3 pretrained (2 epochs); every other class's batch lists (0 epochs, as the faithful
+    class-incremental memory reads them); the 10-class English model (2 epochs)."""
+    d = tmp_path_factory.mktemp("sdclass")
+    for c in range(20):
+        _pretrain("class", c, synth_dir, d, nb_epochs=2 if c == 3 else 0)
+    _pretrain("10classes", None, synth_dir, d, nb_epochs=2)
+    return d
