@@ -106,8 +106,9 @@ def trainable_names(depth: int | None) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------ surrogate spike
 
 def surrogate_grad(x: Tensor, scale: float = SURROGATE_SCALE) -> Tensor:
-    """Derivative of the surrogate, ``1 / (scale * |x| + 1)^2`` (x = U - threshold)."""
-    return (scale * x.abs() + 1.0).pow(-2)
+    """Derivative of the surrogate, ``1 / (scale * |x| + 1)^2`` (x = U - threshold); a new tensor."""
+    d = x.abs().mul_(scale).add_(1.0)
+    return d.mul_(d).reciprocal_()
 
 
 class SurrogateSpike(torch.autograd.Function):
@@ -217,23 +218,25 @@ def _lif_loop(drive: Tensor, v: Tensor, p: LIFParams, keep_mem: bool) -> tuple[T
     spk_t = spk.unbind(0)
     drive_t = drive.unbind(0)
     alpha, beta, thr = p.alpha, p.beta, p.threshold
+    # The arithmetic is written in the reference order, (beta * U) + I and (alpha * I) + (ff + S v),
+    # each rounded separately like the literal form (no fused multiply-add): the surrogate is steep
+    # (|d sigma' / dU| / sigma' up to 2 * scale = 200), so a one-ulp difference in U would already
+    # move gradients by ~1e-5 relative.
     syn = None   # I_t; I_0 = 0
     for t in range(T):
         u = mem_t[t]
         s = spk_t[t + 1]
         torch.gt(u, thr, out=s)                                   # S_t = Theta(U_t - thr), as 0/1 float
         if t + 1 < T:                                             # U_T is never read
-            u_next = mem_t[t + 1]
-            if syn is None:                                       # I_0 = 0
-                torch.mul(u, beta, out=u_next)
-            else:
-                torch.add(syn, u, alpha=beta, out=u_next)         # beta U_t + I_t
+            u_next = torch.mul(u, beta, out=mem_t[t + 1])         # beta U_t
+            if syn is not None:                                   # (I_0 = 0)
+                u_next.add_(syn)                                  # + I_t (the OLD current)
             u_next.addcmul_(u_next, s, value=-1.0)                # * (1 - S_t): exactly 0 or unchanged
         if t + 2 < T:                                             # I_{t+1} first matters for U_{t+2}
             if t == 0:
                 syn = drive_t[0]                                  # I_1 = a_0 = ff_0 (I_0 = S_{-1} = 0)
-            else:                                                 # I_{t+1} = (ff_t + S_{t-1} v) + alpha I_t
-                syn = torch.addmm(drive_t[t], spk_t[t], v).add_(syn, alpha=alpha)
+            else:                                                 # I_{t+1} = alpha I_t + (ff_t + S_{t-1} v)
+                syn = torch.mul(syn, alpha).add_(torch.mm(spk_t[t], v).add_(drive_t[t]))
     return spk, mem
 
 
@@ -262,13 +265,11 @@ class LIFLayerFunction(torch.autograd.Function):
         spk, mem, v = ctx.saved_tensors
         p = ctx.params
         T, B, H = mem.shape
-        s = spk[1:]
-        keep = 1.0 - s                                       # (1 - r_t)
+        keep = torch.rsub(spk[1:], 1.0)                      # (1 - r_t)
         sig = surrogate_grad(mem - p.threshold, p.scale)     # sigma'(U_t - thr)
-        ext = sig * g_spk                                    # sigma' * external dL/dS_t, for all t at once
-        bkeep = keep * p.beta
+        ext = g_spk * sig                                    # sigma' * external dL/dS_t, for all t at once
         ga = torch.zeros_like(mem)                           # ga[t] = dL/da_t = gI_{t+1}
-        ga_t, keep_t, bkeep_t, sig_t, ext_t = (z.unbind(0) for z in (ga, keep, bkeep, sig, ext))
+        ga_t, keep_t, sig_t, ext_t = (z.unbind(0) for z in (ga, keep, sig, ext))
         v_t = v.t()
         g_mem = None                                          # gU_{t+1}; gU_T = 0
         # t = 0 needs nothing: U_0 and I_0 are constants.
@@ -277,7 +278,7 @@ class LIFLayerFunction(torch.autograd.Function):
                 # gI_t = alpha gI_{t+1} + (1 - r_t) gU_{t+1}, stored as ga[t-1]
                 torch.mul(ga_t[t], p.alpha, out=ga_t[t - 1]).addcmul_(keep_t[t], g_mem)
                 # gU_t = beta (1 - r_t) gU_{t+1} + sigma'_t (gS_ext_t + ga_{t+1} v^T)
-                g_new = torch.addcmul(ext_t[t], bkeep_t[t], g_mem)
+                g_new = torch.addcmul(ext_t[t], keep_t[t], g_mem, value=p.beta)
             else:
                 g_new = ext_t[t].clone()
             if t + 3 < T:                                     # ga[T-2] = ga[T-1] = 0
@@ -353,8 +354,8 @@ class InputProjectionFunction(torch.autograd.Function):
         # stable sort: within a channel the events keep their row order (deterministic sums)
         cols, order = torch.sort(ev.cols.to(torch.int32), stable=True)
         offsets = torch.searchsorted(cols, torch.arange(ctx.n_inputs, device=cols.device, dtype=torch.int32))
-        g_w1 = F.embedding_bag(ev.rows[order], g.contiguous(), offsets.long(), mode="sum",
-                               per_sample_weights=ev.vals[order].to(g.dtype))
+        g_w1 = F.embedding_bag(ev.rows.index_select(0, order), g.contiguous(), offsets.long(), mode="sum",
+                               per_sample_weights=ev.vals.index_select(0, order).to(g.dtype))
         return g_w1, None
 
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_NET = dict(nb_hidden=16, nb_steps=20)
-TINY_FLAGS = ["--batch_size=8", "--nb_hidden=16", "--nb_steps=20", "--threads=1"]
+TINY_NET = dict(nb_hidden=16, nb_steps=20, weight_scale=1.0)  # a livelier init: every layer spikes
+TINY_FLAGS = ["--batch_size=8", "--nb_hidden=16", "--nb_steps=20", "--weight_scale=1.0", "--threads=1"]
 
 os.environ.setdefault("SCCL_NO_PROGRESS", "1")
 torch.set_num_threads(1)

@@ -152,8 +152,8 @@ def test_latency_two_steps_per_layer_and_readout():
     for depth in (1, 2, 3):
         spk = model.encode(x, depth)[0].sum(dim=1)
         assert spk.nonzero()[0].item() == t0 + 2 * depth
-    assert model.forward(x[:, :t0 + 8]).abs().max().item() == 0.0   # S3 at t0+6 has not reached O
-    assert model.forward(x[:, :t0 + 9]).min().item() > 0.0          # ... O_{t0+8} has it
+    assert model.forward(x[:, :t0 + 7]).abs().max().item() == 0.0   # S3 at t0+6 has not reached O
+    assert model.forward(x[:, :t0 + 8]).min().item() > 0.0          # ... O_{t0+8} (T = t0+8) has it
     K = readout_kernel(12, 0.8, 0.9)
     assert K.shape == (13, 12)
     lags = torch.arange(13).view(-1, 1) - torch.arange(12).view(1, -1)
