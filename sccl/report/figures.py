@@ -99,6 +99,13 @@ def _legend(ax, **kw):
         ax.legend(**{"frameon": True, "framealpha": 0.9, **kw})
 
 
+def _legend_below(ax):
+    """Legend under the axes (never over the curves), two columns."""
+    h, _ = ax.get_legend_handles_labels()
+    if h:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2, frameon=False)
+
+
 def fig5a(section: Section, path: Path) -> Path | None:
     """Total accuracy (%) vs epoch, one line per memory size (mean over runs, shaded ± std);
     the pretrained level (mean epoch-0 total) dashed; one panel per experiment."""
@@ -107,24 +114,25 @@ def fig5a(section: Section, path: Path) -> Path | None:
     if not panels:
         return None
     with style():
-        fig, axes = new_figure(1, len(panels), height=4.6, sharey=True)
+        fig, axes = new_figure(1, len(panels), height=5.4, sharey=True)
         for ax, (exp, groups) in zip(axes[0], panels):
             for g, color in zip(groups, _palette(len(groups))):
                 curve = g.curve("total_acc")
                 xs = [x for x in curve if curve[x].mean is not None]
                 m = [curve[x].mean * 100 for x in xs]
                 s = [(curve[x].std or 0) * 100 for x in xs]
-                label = f"{fmt_int(g.memory_samples())} LRs (d{g.depth}" + (f", {g.ratio}" if g.compressed else "") + ")"
+                comp = f", {g.ratio}" if g.compressed else ""
+                label = f"{fmt_int(g.memory_samples())} LRs (d{g.depth}{comp})"
                 ax.plot(xs, m, color=color, label=label)
                 ax.fill_between(xs, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], color=color,
                                 alpha=0.18, linewidth=0)
-            pre = pretrain_levels(section.of(exp))
+            pre = pretrain_levels(groups)
             if pre.mean is not None:
                 ax.axhline(pre.mean * 100, color="k", linestyle="--", linewidth=1.5, label="Pre-train")
             ax.set_title(EXPERIMENT_TITLE[exp])
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            _legend(ax, loc="lower right")
+            _legend_below(ax)
         axes[0][0].set_ylabel("total accuracy (%)")
         fig.suptitle(f"Total accuracy during continual learning ({_title(section)})")
         return save(fig, path)
@@ -137,7 +145,7 @@ def fig5b(section: Section, path: Path) -> Path | None:
     if not panels:
         return None
     with style():
-        fig, axes = new_figure(1, len(panels), height=4.6, sharey=True)
+        fig, axes = new_figure(1, len(panels), height=5.6, sharey=True)
         for ax, (exp, groups) in zip(axes[0], panels):
             lines: dict = {}
             for g in groups:
@@ -156,14 +164,14 @@ def fig5b(section: Section, path: Path) -> Path | None:
                             yerr=[(s.std or 0) * 100 for _, s in pts], color=color, marker="o",
                             linestyle="--" if comp else "-", capsize=3,
                             label=f"{fmt_int(n_)} LRs" + (f", {ratio}" if comp else ""))
-            pre = pretrain_levels(section.of(exp))
+            pre = pretrain_levels(groups)
             if pre.mean is not None:
                 ax.axhline(pre.mean * 100, color="k", linestyle=":", linewidth=1.5, label="Pre-train")
             ax.set_xticks([0, 1, 2, 3])
             ax.set_xlim(-0.3, 3.3)
             ax.set_xlabel("latent depth (LR index)")
             ax.set_title(EXPERIMENT_TITLE[exp])
-            _legend(ax, loc="best")
+            _legend_below(ax)
         axes[0][0].set_ylabel("final total accuracy (%)")
         fig.suptitle(f"Final accuracy vs latent-replay depth ({_title(section)})")
         return save(fig, path)
@@ -210,7 +218,7 @@ def fig6(section: Section, path: Path) -> Path | None:
         ax.set_xlabel("known classes (the German class just learned)")
         ax.set_ylabel("global accuracy, 20 classes (%)")
         more = f"; the {len(shown)} best of {len(groups)} configurations" if len(groups) > len(shown) else ""
-        ax.set_title(f"Progressive learning, English -> German ({_title(section)}{more})", fontsize=12)
+        ax.set_title(f"Progressive learning, English -> German\n({_title(section)}{more})")
         _legend(ax, loc="best", ncols=2 if len(shown) > 4 else 1)
         return save(fig, path)
 
@@ -319,7 +327,10 @@ def compression_figure(statedict_dir: Path, path: Path, *, speaker: int | None =
     net = NetConfig(**{k: v for k, v in net_d.items() if k in NetConfig.__dataclass_fields__})
     model = SpikingNet.from_state_dict(net, sd, "cpu")
     lat = model.encode(x.float(), depth)  # [B, T, H] 0/1
-    i = int(lat.sum(dim=(1, 2)).argmax())
+    per_sample = lat.sum(dim=(1, 2))
+    order = torch.argsort(per_sample, stable=True)
+    active = order[per_sample[order] > 0]
+    i = int(active[len(active) // 2]) if len(active) else 0  # the median-activity sample that spiked
     T = net.nb_steps
     if n_frames is None:
         n_frames = T // 4 if T % 4 == 0 else next((T // w for w in range(2, T + 1) if T % w == 0), T)
@@ -327,8 +338,11 @@ def compression_figure(statedict_dir: Path, path: Path, *, speaker: int | None =
     frames = compress(sample, n_frames, "or")
     replay = decompress(frames, T, "first")
     counts = sample[0].sum(0)
-    k = min(max_neurons, sample.shape[2])
-    neurons = sorted(torch.argsort(counts, descending=True, stable=True)[:k].tolist())
+    spiking = [j for j in range(sample.shape[2]) if counts[j] > 0] or list(range(sample.shape[2]))
+    if len(spiking) > max_neurons:  # evenly spread over the neurons that spiked (not just the busiest)
+        step = len(spiking) / max_neurons
+        spiking = [spiking[int(j * step)] for j in range(max_neurons)]
+    neurons = spiking
     w = T // n_frames
     orig, stored, back = (a[0][:, neurons].T.numpy() for a in (sample, frames, replay))
     label = dataset_label(dataset) if dataset else "unknown dataset"
@@ -348,7 +362,8 @@ def compression_figure(statedict_dir: Path, path: Path, *, speaker: int | None =
             ax.grid(False)
         axes[-1][0].set_xlabel("time step")
         axes[-1][0].xaxis.set_major_locator(MaxNLocator(integer=True))
-        fig.suptitle(f"Compression 1:{w} of real latents ({tag.replace('_', ' ')}, depth {depth}, {label})")
+        fig.suptitle(f"Compression 1:{w} of real latents ({tag.replace('_', ' ')}, depth {depth}, "
+                     f"{len(neurons)} of {sample.shape[2]} neurons, {label})", fontsize=13)
         out = save(fig, path)
     spikes = int(orig.sum())
     note = (f"compression figure from {sd_path.name}, sample {i} of the first pretrain batch, depth {depth}, "

@@ -190,7 +190,8 @@ def mean_curve(curves: Sequence[dict[int, float]]) -> dict[int, Stat]:
     return {x: mean_std(c[x] for c in curves if x in c) for x in xs}
 
 
-def best_and_final(curve: dict[int, Stat], final_values: Sequence[float]) -> tuple[Stat, tuple[float | None, int | None]]:
+def best_and_final(curve: dict[int, Stat], final_values: Sequence[float]
+                   ) -> tuple[Stat, tuple[float | None, int | None]]:
     """``(final, (best, best_x))``: ``final`` = :func:`mean_std` of each run's final value (the main
     number); ``best`` = the maximum over x >= 1 (x = 0 only if it is all there is) of the mean
     ``curve`` and the x where it is reached (the paper's "up to")."""

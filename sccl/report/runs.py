@@ -291,6 +291,8 @@ class Group:
 
     @property
     def strategy(self) -> str:
+        if self.script == "latent_replay_subsample" and not self.compressed:
+            return "LR (T' = T)"  # the compressed script run without compression
         return SCRIPT_LABEL.get(self.script, self.script)
 
     def describe(self, *, with_epochs: bool = True) -> str:
@@ -365,7 +367,9 @@ def sections(records: list[dict]) -> tuple[list[Section], list[str]]:
     by: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for r in runs:
         by[(str(r.head.get("dataset") or "unknown"), str(r.head.get("protocol") or "faithful"))].append(r)
-    order = lambda k: ({"shd": 0, "synthetic": 1}.get(k[0], 2), {"faithful": 0, "clean": 1}.get(k[1], 2), k)  # noqa: E731
+    def order(k):
+        return {"shd": 0, "synthetic": 1}.get(k[0], 2), {"faithful": 0, "clean": 1}.get(k[1], 2), k
+
     out = [Section(d, p, group_configs(by[(d, p)])) for d, p in sorted(by, key=order)]
     return out, notes
 

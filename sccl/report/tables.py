@@ -291,8 +291,10 @@ def prog_rows(groups: list[Group]) -> tuple[list[list[str]], list[dict]]:
                    st["seen_final"].fmt(with_n=False), st["bwt_w"].fmt(with_n=False), matrix, str(g.n)])
         row = {"table": "progressive", **_config_csv(g), "n": g.n,
                "memory_kb_start": g.memory_kb(), "memory_kb_end": g.memory_kb(final=True)}
-        for k, s in {**st, "previous_final": prev, "matrix_acc": mm["acc"], "matrix_forgetting": mm["forgetting"],
-                     "matrix_bwt": mm["bwt"]}.items():
+        names = {"global0": "global_before", "global_final": "global_final", "new_mean": "new_class_acc",
+                 "old_loss_mean": "old_loss", "seen_final": "acc_w", "bwt_w": "bwt_w"}
+        for k, s in {**{names[k]: v for k, v in st.items()}, "previous_final": prev, "matrix_acc": mm["acc"],
+                     "matrix_forgetting": mm["forgetting"], "matrix_bwt": mm["bwt"]}.items():
             row[f"{k}_mean"], row[f"{k}_std"] = s.mean, s.std
         rows.append(row)
     return md, rows
