@@ -22,7 +22,7 @@ def main(argv=None):
     add_continual_extras(p)
     args = p.parse_args(argv)
     return continual_main(args, experiment="sample", script="rehearsal", held_out=args.speaker,
-                          memory_batches=args.reharsal_size)
+                          memory_batches=args.reharsal_size, pooling="sum")
 
 
 if __name__ == "__main__":

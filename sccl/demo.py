@@ -8,8 +8,8 @@ with every artifact and result under ``--out_dir`` (default ``results/demo``):
 3. sample-incremental: naive, rehearsal, latent replay at depths 1-3, compressed latent replay
    at 1:2 and 1:10;
 4. class-incremental: naive, rehearsal, latent replay, compressed latent replay (faithful
-   protocol: its memory reads the other classes' ``removed_x_class_<c>.pt``, which the demo makes
-   with ``--nb_epochs 0`` generator runs -- only their batch lists are used);
+   protocol: its memory reads the other classes' ``removed_x_class_<c>.pt``, which the demo writes
+   with ``--removed_only`` generator runs);
 5. progressive English -> German at 1:2, faithful and clean protocols;
 6. ``sccl report``: tables and figures.
 
@@ -36,6 +36,7 @@ class Plan:
     n_rep: int             # synthetic repetitions per speaker and word
     batch_size: int
     pretrain_epochs: int
+    pretrain_lr: float     # the generators' lr (the original's 2e-4 needs ~200 epochs)
     cl_epochs: int         # sample / class continual epochs
     progressive_epochs: int
     memory_batches: int    # replay batches (sample-incremental)
@@ -44,9 +45,10 @@ class Plan:
     net_flags: tuple = ()  # e.g. ("--nb_hidden=16",) for the quick plan
 
 
-FULL = Plan(n_rep=16, batch_size=32, pretrain_epochs=12, cl_epochs=8, progressive_epochs=4, memory_batches=6)
-QUICK = Plan(n_rep=4, batch_size=8, pretrain_epochs=2, cl_epochs=2, progressive_epochs=1, memory_batches=2,
-             net_flags=("--nb_hidden=32", "--nb_steps=50"))
+FULL = Plan(n_rep=16, batch_size=32, pretrain_epochs=12, pretrain_lr=2e-3, cl_epochs=8, progressive_epochs=4,
+            memory_batches=6)
+QUICK = Plan(n_rep=4, batch_size=8, pretrain_epochs=2, pretrain_lr=2e-3, cl_epochs=2, progressive_epochs=1,
+             memory_batches=2, net_flags=("--nb_hidden=32", "--nb_steps=50", "--weight_scale=1.0"))
 
 
 def steps(plan: Plan, out: Path) -> list[tuple[str, str, list[str]]]:
@@ -54,7 +56,7 @@ def steps(plan: Plan, out: Path) -> list[tuple[str, str, list[str]]]:
     data, sd64, sdc = out / "data", out / "statedicts_64_elements", out / "statedicts_class_incremental"
     net = [f"--batch_size={plan.batch_size}", *plan.net_flags]
     sp, rc = f"--speaker={plan.speaker}", f"--removed_class={plan.removed_class}"
-    pre = [*net, f"--data_dir={data}"]
+    pre = [*net, f"--data_dir={data}", f"--lr={plan.pretrain_lr}"]
     cl = [*net, f"--override_epochs={plan.cl_epochs}"]
     m = f"--latent_batches={plan.memory_batches}"
     n_steps = 50 if "--nb_steps=50" in plan.net_flags else 100
@@ -81,10 +83,12 @@ def steps(plan: Plan, out: Path) -> list[tuple[str, str, list[str]]]:
                        ["latent_replay_subsample.py", sp, f"--latent_depth={d}", m, f"--latent_subsample={t}", *cl, *S]))
     st.append((f"pretrain, class {plan.removed_class} held out", "statedicts_class_incremental",
                ["heidelberg_statedict_generator.py", rc, f"--nb_epochs={plan.pretrain_epochs}", *pre, f"--out_dir={sdc}"]))
-    st.append(("batch lists of the other classes (--nb_epochs 0: only their removed_* files are used)",
-               "statedicts_class_incremental",
-               ["testsuite.py", "--classes", ",".join(str(c) for c in range(20) if c != plan.removed_class),
-                "--nb_epochs=0", f"--conf={out / 'class_lists.conf'}", *pre, f"--out_dir={sdc}"]))
+    for c in range(20):
+        if c != plan.removed_class:
+            st.append((f"batch lists of class {c} for the faithful class-incremental memory (--removed_only)",
+                       "statedicts_class_incremental",
+                       ["heidelberg_statedict_generator.py", f"--removed_class={c}", "--removed_only", *pre,
+                        f"--out_dir={sdc}"]))
     st += [
         ("class-incremental: naive", "class_incremental", ["naive.py", rc, *cl, *C]),
         ("class-incremental: rehearsal (compressed raw, 1 batch per class)", "class_incremental",

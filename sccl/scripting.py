@@ -31,6 +31,10 @@ def pretrain_parser(description: str, held_out_flag: str | None, script_dir: Pat
     add_common_args(p)
     if held_out_flag:
         add_flag(p, held_out_flag, type=int, default=0)
+    if held_out_flag == "removed_class":
+        add_flag(p, "removed_only", action="store_true",
+                 help="only write removed_{x,y}_class_<c>.pt (the batch lists other classes' faithful "
+                      "class-incremental runs replay); no pretraining")
     add_data_args(p)
     add_run_args(p)
     add_flag(p, "lr", type=float, default=2e-4, help="learning rate (the original hard-codes 2e-4)")
@@ -45,7 +49,7 @@ def pretrain_main(args: argparse.Namespace, mode: str, held_out: int | None) -> 
 
     cfg = PretrainConfig(mode=mode, held_out=held_out, net=net_config_from_args(args),
                          batch_size=args.batch_size, nb_epochs=args.nb_epochs, lr=args.lr,
-                         seed=args.seed).validate()
+                         seed=args.seed, removed_only=getattr(args, "removed_only", False)).validate()
     device = select_device(args.device)
     set_threads(args.threads)
     source = open_merged(args.data_dir, synthetic=args.synthetic, synthetic_seed=0,

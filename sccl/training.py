@@ -79,13 +79,22 @@ class Score:
 
 def score(model, items: Sequence[Item]) -> Score:
     """Accuracy of ``model`` on ``(level, x, y)`` items, without gradients."""
-    correct = total = 0
+    return score_by_class(model, items)[0]
+
+
+def score_by_class(model, items: Sequence[Item]) -> tuple[Score, dict[int, Score]]:
+    """Accuracy overall and per true class (one forward pass per item)."""
+    hits, labels = [], []
     with torch.no_grad():
         for level, x, y in items:
             logits, _ = step_output(model, level, x)
-            correct += int((logits.argmax(dim=1) == y).sum())
-            total += int(y.numel())
-    return Score(correct, total)
+            hits.append((logits.argmax(dim=1) == y).cpu())
+            labels.append(y.cpu())
+    if not hits:
+        return Score(0, 0), {}
+    hit, lab = torch.cat(hits), torch.cat(labels)
+    per = {int(c): Score(int(hit[lab == c].sum()), int((lab == c).sum())) for c in lab.unique()}
+    return Score(int(hit.sum()), int(hit.numel())), per
 
 
 def encode_items(model, batches: Sequence[tuple], depth: int | None) -> list[Item]:

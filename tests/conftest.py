@@ -45,13 +45,13 @@ def synth_dir(tmp_path_factory) -> Path:
     return d
 
 
-def _pretrain(mode, held_out, data_dir, out_dir, nb_epochs, seed=0):
+def _pretrain(mode, held_out, data_dir, out_dir, nb_epochs, seed=0, removed_only=False):
     from sccl.config import NetConfig
     from sccl.data.source import open_merged
     from sccl.experiments.pretrain import PretrainConfig, run_pretrain
 
     cfg = PretrainConfig(mode=mode, held_out=held_out, net=NetConfig(**TINY_NET), batch_size=8,
-                         nb_epochs=nb_epochs, lr=2e-3, seed=seed)
+                         nb_epochs=nb_epochs, lr=2e-3, seed=seed, removed_only=removed_only)
     source = open_merged(data_dir, log=lambda m: None)
     return run_pretrain(cfg, source, out_dir, torch.device("cpu"), log=lambda m: None)
 
@@ -66,10 +66,10 @@ def speaker_dir(synth_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def class_dir(synth_dir, tmp_path_factory) -> Path:
-    """Class 3 pretrained (2 epochs); every other class's batch lists (0 epochs, as the faithful
-    class-incremental memory reads them); the 10-class English model (2 epochs)."""
+    """Class 3 pretrained (2 epochs); every other class's batch lists (--removed_only, what the
+    faithful class-incremental memory reads); the 10-class English model (2 epochs)."""
     d = tmp_path_factory.mktemp("sdclass")
     for c in range(20):
-        _pretrain("class", c, synth_dir, d, nb_epochs=2 if c == 3 else 0)
+        _pretrain("class", c, synth_dir, d, nb_epochs=2, removed_only=c != 3)
     _pretrain("10classes", None, synth_dir, d, nb_epochs=2)
     return d

@@ -315,7 +315,7 @@ def test_tables_md_content(tmp_path):
             "LR, depth 1, 10 batches = 640 samples, 1:1, 2 epochs, lr 0.0002 | "
             "160.0 KB (35x smaller than raw) | faithful |") in lines
     assert ("| Progressive, final global accuracy (1:2) | 78.4 % | 30.00 (n=1) | - | Compressed LR, depth 2, "
-            "1 batch per old class = 640 samples, 1:2 (or), 2 epochs, lr 0.0002 | "
+            "1 batch per old class = 640 samples, 1:2 (or), 2 epochs per class, lr 0.0002 | "
             "12.0 KB (560x smaller than raw) at the end | faithful |") in lines
     assert any(ln.startswith("| Class-incremental, best total accuracy | 92.05 % | not run |") for ln in lines)
     # full sample table rows

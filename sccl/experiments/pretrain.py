@@ -32,6 +32,7 @@ class PretrainConfig:
     nb_epochs: int = 200
     lr: float = 2e-4               # hard-coded in the original generators
     seed: int = 0
+    removed_only: bool = False     # write only the held-out batch lists, no pretraining (sccl)
 
     @property
     def tag(self) -> str:
@@ -51,6 +52,8 @@ class PretrainConfig:
             raise ConfigError(f"--batch_size must be >= 1, got {self.batch_size}")
         if self.nb_epochs < 0:
             raise ConfigError(f"--nb_epochs must be >= 0, got {self.nb_epochs}")
+        if self.removed_only and self.mode != "class":
+            raise ConfigError("--removed_only applies to the single-class generator only")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be > 0, got {self.lr}")
         self.net.validate()
@@ -123,20 +126,36 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
     if int(source.data.labels.max()) >= cfg.net.nb_outputs:
         raise ConfigError(f"labels go up to {int(source.data.labels.max())} but --nb_outputs is {cfg.net.nb_outputs}")
     train, test = split_batches(pre_batches)
+    names = artifacts.artifact_names(cfg.tag, class_style=cfg.mode == "class")
+    out_dir = Path(out_dir)
+    xs = lambda bs: [b.x.coalesce() for b in bs]  # noqa: E731  (counts; to_dense() is unchanged)
+    ys = lambda bs: [b.y.clone() for b in bs]  # noqa: E731
+    base = {"kind": "pretrain", "mode": cfg.mode, "held_out": cfg.held_out, "tag": cfg.tag,
+            "config": {**asdict(cfg), "net": cfg.net.to_dict()}, "dataset": source.dataset,
+            "data_file": str(source.path), "n_speakers": n_speakers, "n_labels": n_labels,
+            "keys": source.data.keys, "removed_batches": {k: len(v) for k, v in rem_sets.items()}}
+    if cfg.removed_only:  # what faithful class-incremental memories read from other classes' runs
+        rem = rem_sets["removed"]
+        artifacts.save(xs(rem), out_dir / names["removed_x"])
+        artifacts.save(ys(rem), out_dir / names["removed_y"])
+        if not (out_dir / names["meta"]).exists():  # never clobber a full run's ids / meta
+            artifacts.save({"removed": [b.ids for b in rem]}, out_dir / names["ids"])
+            artifacts.save_json({**base, "removed_only": True, "wall_s": round(time.time() - t0, 2)},
+                                out_dir / names["meta"])
+        log(f"wrote the {len(rem)} batches of class {cfg.held_out} (--removed_only: no pretraining)")
+        return base
 
     model = SpikingNet(cfg.net, init_weights(cfg.net, gen, device))
-    to_dev = lambda bs: [(b.x.to(device), b.y.to(device)) for b in bs]  # noqa: E731
+    to_dev = lambda bs: [(b.x.to(device).coalesce(), b.y.to(device)) for b in bs]  # noqa: E731
     train_items = encode_items(model, to_dev(train), None)
     test_items = encode_items(model, to_dev(test), None)
 
     def after_epoch(epoch, loss):
-        log(f"Epoch {epoch}: loss={loss:.5f}")
+        log(f"Epoch {epoch + 1}: loss={loss:.5f}")
 
     train_epochs(model, trainable_names(None), lambda: train_items, lr=cfg.lr,
                  nb_epochs=cfg.nb_epochs, after_epoch=after_epoch, desc=f"pretrain {cfg.tag}")
 
-    names = artifacts.artifact_names(cfg.tag, class_style=cfg.mode == "class")
-    out_dir = Path(out_dir)
     artifacts.save(model.state_dict(), out_dir / names["state_dict"])
     acc = score(model, test_items)
     what = {"speaker": f"the {n_speakers - 1} speakers", "class": f"the {n_labels - 1} classes",
@@ -150,8 +169,6 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
         log(f"Pre-Training accuracy on all the classes: {(acc + acc_de).value:.3f}")
         extra["german_accuracy"] = acc_de.value
 
-    xs = lambda bs: [b.x.cpu() for b in bs]  # noqa: E731
-    ys = lambda bs: [b.y.cpu() for b in bs]  # noqa: E731
     ids = {"pretrain": [b.ids for b in train], "pretrain_test": [b.ids for b in test]}
     artifacts.save(xs(train), out_dir / names["pretrain_x"])
     artifacts.save(ys(train), out_dir / names["pretrain_y"])
@@ -170,12 +187,7 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
             ids[key] = [b.ids for b in bs]
     artifacts.save(ids, out_dir / names["ids"])
     record = {
-        "kind": "pretrain", "mode": cfg.mode, "held_out": cfg.held_out, "tag": cfg.tag,
-        "config": {**asdict(cfg), "net": cfg.net.to_dict()},
-        "dataset": source.dataset, "data_file": str(source.path),
-        "n_speakers": n_speakers, "n_labels": n_labels, "keys": source.data.keys,
-        "n_train_batches": len(train), "n_test_batches": len(test),
-        "removed_batches": {k: len(v) for k, v in rem_sets.items()},
+        **base, "n_train_batches": len(train), "n_test_batches": len(test),
         "test_accuracy": acc.value, "test_correct": acc.correct, "test_total": acc.total,
         **extra, "wall_s": round(time.time() - t0, 2), "env": environment(), "device": str(device),
     }

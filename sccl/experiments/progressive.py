@@ -75,7 +75,7 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     from sccl.results import RunLog
     from sccl.runtime import seeded
     from sccl.strategies import replay_items
-    from sccl.training import adamax, encode_items, score, train_epochs
+    from sccl.training import adamax, encode_items, score, score_by_class, train_epochs
 
     cfg.validate()
     if cfg.depth is None:
@@ -129,9 +129,12 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     header = run_header(cfg, None, buffers[0], dataset or meta.get("dataset", "unknown"))
     out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, txt_mode="a", header=header, echo=log)
     clock = Clock()
+    prev0, per0 = score_by_class(model, prev_items)
     out.record(step=0, step_class=None, epoch=0, loss=None, memory_bytes=mem_bytes(),
-               memory_samples=mem_samples(), **acc_fields("previous", score(model, prev_items)),
-               **acc_fields("global", score(model, global_items)), wall_s=clock())
+               memory_samples=mem_samples(), **acc_fields("previous", prev0),
+               **acc_fields("global", score(model, global_items)), wall_s=clock(),
+               class_correct={str(k): v.correct for k, v in sorted(per0.items())},
+               class_total={str(k): v.total for k, v in sorted(per0.items())})
 
     for step, c in enumerate(GERMAN, start=1):
         reinit_column(model, c, gen)
@@ -140,14 +143,18 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
         word = keys[c] if c < len(keys) else None
 
         def after_epoch(epoch, loss, c=c, step=step, new_eval=new_eval, word=word):
-            prev, new, glob = score(model, prev_items), score(model, new_eval), score(model, global_items)
+            (prev, per_prev), (new, per_new) = score_by_class(model, prev_items), score_by_class(model, new_eval)
+            glob = score(model, global_items)
+            per = {**per_prev, **per_new}  # every class seen so far: the row of the accuracy matrix
             for line in fmt.epoch(epoch + 1, c, prev.value, new.value, glob.value):
                 out.txt(line)
             out.csv(fmt.row(epoch + 1, c, prev.value, new.value, glob.value))
             out.record(step=step, step_class=c, class_word=word, epoch=epoch + 1, loss=loss,
                        memory_bytes=mem_bytes(), memory_samples=mem_samples(),
                        **acc_fields("previous", prev), **acc_fields("new", new),
-                       **acc_fields("global", glob), wall_s=clock())
+                       **acc_fields("global", glob), wall_s=clock(),
+                       class_correct={str(k): v.correct for k, v in sorted(per.items())},
+                       class_total={str(k): v.total for k, v in sorted(per.items())})
 
         trainable = trainable_names(d)
         train_epochs(model, trainable,

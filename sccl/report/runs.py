@@ -309,7 +309,8 @@ class Group:
             pool = self.pooling
             parts.append(self.ratio + (f" ({pool})" if pool not in (None, "-") else ""))
         if with_epochs:
-            parts.append(f"{self.get('nb_epochs')} epochs")
+            ne = self.get("nb_epochs")
+            parts.append(f"{ne} epoch{'' if ne == 1 else 's'}" + (" per class" if self.experiment == "progressive" else ""))
         if self.get("lr") is not None:
             parts.append(f"lr {self.get('lr'):g}")
         return ", ".join(parts)

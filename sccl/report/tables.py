@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -133,7 +134,7 @@ class Row:
 
 def headline(section: Section) -> list[Row]:
     rows = []
-    chosen_prog = select(CLAIMS[6], section)
+    chosen_prog = select(next(c for c in CLAIMS if c.key == "progressive_global"), section)
     for c in CLAIMS:
         groups = section.of(c.experiment)
         if c.kind == "pretrain" and c.experiment != "progressive":
@@ -468,12 +469,21 @@ def csv_text(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def _write_text(path: Path, text: str) -> Path:
+    """Replace ``path`` atomically (temp file + rename); normal permissions (umask), unlike mkstemp."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
 def write(sections: list[Section], metas, out_dir: Path, *, source: str = "", notes=()) -> tuple[Path, Path]:
     """Write ``tables.md`` and ``tables.csv`` into ``out_dir``; returns their paths."""
-    from sccl.artifacts import save_text
-
     text, rows = build(sections, metas, source=source, notes=list(notes))
     out_dir = Path(out_dir)
-    md_path = save_text(text, out_dir / "tables.md")
-    csv_path = save_text(csv_text(rows), out_dir / "tables.csv")
-    return md_path, csv_path
+    return _write_text(out_dir / "tables.md", text), _write_text(out_dir / "tables.csv", csv_text(rows))

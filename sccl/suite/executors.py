@@ -1,0 +1,383 @@
+"""Where the runs of a grid execute: a local process pool, or SLURM (or its local stand-in)
+through submitit.
+
+Both take ready runs (``start``) and report finished ones (``poll``); the driver
+(:mod:`sccl.suite.runner`) decides what is ready. Every run is a subprocess
+``python script.py args --threads=N`` whose stdout + stderr go to the run's log file.
+
+* ``LocalPool(jobs)``: at most ``jobs`` runs at a time, ``threads_per_job(jobs)`` torch threads
+  each (so they do not oversubscribe the cores). On Linux a run dies with its driver (kill -9
+  of the driver leaves no orphan behind that could still write after a restart).
+* ``SubmititPool(cluster="slurm" | "local", ...)``: ready runs are submitted as job arrays
+  (one array per scheduling round), at most ``array_parallelism`` in flight; ``cpus_per_task``
+  threads per run. ``cluster="local"`` is submitit's own local executor: the same code path as
+  SLURM, on this machine (what the tests and CI use). submitit is optional:
+  ``pip install 'sccl[slurm]'``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sccl.errors import ConfigError, SCCLError
+
+EXECUTORS = ("local", "slurm", "submitit-local")
+
+
+def threads_per_job(jobs: int) -> int:
+    """Intra-op threads per child so that ``jobs`` children do not oversubscribe the cores
+    (a 2-thread torch process next to another busy one ran 25x slower than with 1 thread)."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def child_env(threads: int) -> dict:
+    """Environment additions of every run."""
+    t = str(threads)
+    return {"SCCL_NO_PROGRESS": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": t, "MKL_NUM_THREADS": t}
+
+
+@dataclass
+class Finished:
+    key: str
+    rc: int | None          # None: the job system lost the job (message says why)
+    wall_s: float
+    message: str = ""
+
+
+def _die_with_parent():  # pragma: no cover - runs in the child between fork and exec
+    """Linux: deliver SIGKILL to this child when the driver dies (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class LocalPool:
+    name = "local"
+
+    def __init__(self, jobs: int = 1, threads: int | None = None):
+        if jobs < 1:
+            raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+        self.capacity = jobs
+        self.threads = threads or threads_per_job(jobs)
+        self.poll_s = 0.05
+        self._procs: dict[str, tuple[subprocess.Popen, float]] = {}
+
+    def describe(self) -> str:
+        return f"local pool, {self.capacity} job(s) x {self.threads} thread(s)"
+
+    def running(self) -> int:
+        return len(self._procs)
+
+    def start(self, items: list[tuple[str, list[str], Path, Path]]) -> None:
+        """Start runs: (key, argv, cwd, log file)."""
+        env = {**os.environ, **child_env(self.threads)}
+        linux = sys.platform.startswith("linux")
+        for key, argv, cwd, log in items:
+            with open(log, "w") as f:
+                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent if linux else None)
+            self._procs[key] = (proc, time.time())
+
+    def poll(self) -> list[Finished]:
+        out = []
+        for key, (proc, t0) in list(self._procs.items()):
+            rc = proc.poll()
+            if rc is not None:
+                del self._procs[key]
+                out.append(Finished(key, rc, time.time() - t0))
+        return out
+
+    def cancel_all(self) -> None:
+        for proc, _ in self._procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.time() + 10
+        for proc, _ in self._procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs.clear()
+
+
+# --------------------------------------------------------------------------- submitit
+
+
+def job_main(argv: list[str], cwd: str, env: dict, log: str) -> int:
+    """What a submitit job runs: the command, output to the run's log; returns its exit status."""
+    with open(log, "w") as f:
+        return subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, stdout=f, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL).returncode
+
+
+def import_submitit():
+    try:
+        import submitit
+    except ImportError:
+        raise SCCLError("--executor slurm / submitit-local needs submitit: pip install 'sccl[slurm]' "
+                        "(or pip install submitit)") from None
+    return submitit
+
+
+def parse_time(text) -> int:
+    """SLURM time (minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]) -> whole minutes."""
+    if isinstance(text, (int, float)):
+        return int(math.ceil(text))
+    t = str(text).strip()
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", t)
+    if not m:
+        raise ConfigError(f"--time {text!r}: use minutes (90) or SLURM's HH:MM:SS / D-HH:MM:SS")
+    days, a, b, c = m.groups()
+    nums = [int(x) for x in (a, b, c) if x is not None]
+    if days is not None:  # D-HH, D-HH:MM, D-HH:MM:SS
+        h, mi, s = (nums + [0, 0])[:3]
+        total = int(days) * 1440 + h * 60 + mi + s / 60
+    elif len(nums) == 1:
+        total = nums[0]
+    elif len(nums) == 2:  # MM:SS
+        total = nums[0] + nums[1] / 60
+    else:
+        total = nums[0] * 60 + nums[1] + nums[2] / 60
+    return max(1, int(math.ceil(total)))
+
+
+def parse_mem(text) -> float:
+    """'16G', '16000M', '16GB', 16 -> gigabytes."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)B?\s*", str(text).upper())
+    if not m:
+        raise ConfigError(f"--mem {text!r}: use e.g. 16G or 16000M")
+    scale = {"K": 1 / 1024 ** 2, "M": 1 / 1024, "G": 1, "T": 1024, "": 1}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+@dataclass
+class ClusterParams:
+    partition: str | None = None
+    time: int = 24 * 60               # minutes per run
+    gpus: int = 0                     # per run
+    mem_gb: float | None = None
+    cpus_per_task: int = 1
+    array_parallelism: int = 64
+    account: str | None = None
+    qos: str | None = None
+    additional: dict = field(default_factory=dict)  # any other sbatch option
+    setup: list = field(default_factory=list)       # shell lines run before each job (module load ...)
+
+
+CLUSTER_KEYS = ("partition", "time", "gpus", "mem", "cpus_per_task", "array_parallelism", "account",
+                "qos", "additional", "setup")
+
+
+def load_cluster_config(path: Path) -> dict:
+    """A small TOML / JSON (or YAML, with PyYAML installed) file with the keys of CLUSTER_KEYS."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--slurm_config {path}: cannot read it ({exc.strerror})") from None
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise ConfigError(f"--slurm_config {path}: YAML needs PyYAML (pip install pyyaml); "
+                                  f"or write the same keys as TOML or JSON") from None
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"--slurm_config {path} is not valid {path.suffix.lstrip('.') or 'JSON'} ({exc})") from None
+    data = data.get("slurm", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"--slurm_config {path}: expected a table of settings")
+    unknown = sorted(set(data) - set(CLUSTER_KEYS))
+    if unknown:
+        raise ConfigError(f"--slurm_config {path}: unknown setting(s) {unknown}; known: {', '.join(CLUSTER_KEYS)}")
+    return data
+
+
+def cluster_params(args: argparse.Namespace) -> ClusterParams:
+    """Config file first, flags given on the command line over it."""
+    conf = load_cluster_config(args.slurm_config) if getattr(args, "slurm_config", None) else {}
+    for k in ("partition", "time", "gpus", "mem", "cpus_per_task", "array_parallelism", "account", "qos"):
+        v = getattr(args, k, None)
+        if v is not None:
+            conf[k] = v
+    p = ClusterParams()
+    if "partition" in conf:
+        p.partition = str(conf["partition"])
+    if "time" in conf:
+        p.time = parse_time(conf["time"])
+    if "gpus" in conf:
+        p.gpus = int(conf["gpus"])
+    if "mem" in conf:
+        p.mem_gb = parse_mem(conf["mem"])
+    if "cpus_per_task" in conf:
+        p.cpus_per_task = int(conf["cpus_per_task"])
+    if "array_parallelism" in conf:
+        p.array_parallelism = int(conf["array_parallelism"])
+    p.account, p.qos = conf.get("account"), conf.get("qos")
+    p.additional = dict(conf.get("additional") or {})
+    p.setup = list(conf.get("setup") or [])
+    if p.cpus_per_task < 1 or p.array_parallelism < 1 or p.gpus < 0:
+        raise ConfigError("--cpus_per_task and --array_parallelism must be >= 1, --gpus >= 0")
+    return p
+
+
+class SubmititPool:
+    def __init__(self, folder: Path, cluster: str, params: ClusterParams, state=None):
+        submitit = import_submitit()
+        self.submitit = submitit
+        self.cluster = cluster
+        self.params = params
+        self.state = state
+        self.folder = Path(folder)
+        self.capacity = params.array_parallelism
+        self.threads = params.cpus_per_task
+        self.poll_s = 0.5 if cluster == "local" else 15.0
+        self._jobs: dict[str, tuple[object, float]] = {}
+        ex = submitit.AutoExecutor(folder=self.folder, cluster=cluster)
+        kw = dict(name="sccl", timeout_min=params.time, cpus_per_task=params.cpus_per_task,
+                  gpus_per_node=params.gpus, mem_gb=params.mem_gb, slurm_partition=params.partition,
+                  slurm_array_parallelism=params.array_parallelism)
+        extra = dict(params.additional)
+        if params.account:
+            extra["account"] = params.account
+        if params.qos:
+            extra["qos"] = params.qos
+        if extra:
+            kw["slurm_additional_parameters"] = extra
+        if params.setup:
+            kw["slurm_setup" if cluster == "slurm" else "local_setup"] = list(params.setup)
+        ex.update_parameters(**{k: v for k, v in kw.items() if v is not None})
+        self.executor = ex
+
+    def describe(self) -> str:
+        where = "SLURM" if self.cluster == "slurm" else "submitit's local executor"
+        part = f", partition {self.params.partition}" if self.params.partition else ""
+        gpus = f", {self.params.gpus} GPU(s)" if self.params.gpus else ""
+        return (f"{where}{part}{gpus}, {self.params.cpus_per_task} CPU(s) per run, at most "
+                f"{self.capacity} in flight, logs in {self.folder}")
+
+    def running(self) -> int:
+        return len(self._jobs)
+
+    def start(self, items: list[tuple[str, list[str], Path, Path]]) -> None:
+        env = child_env(self.threads)
+        pending = []
+        with self.executor.batch():
+            for key, argv, cwd, log in items:
+                pending.append((key, self.executor.submit(job_main, list(argv), str(cwd), env, str(log))))
+        now = time.time()
+        for key, job in pending:
+            self._jobs[key] = (job, now)
+            if self.state is not None:
+                self.state.mark_submitted(key, {"job_id": job.job_id, "cluster": self.cluster,
+                                                "folder": str(self.folder), "submitted": now})
+
+    def adopt(self, key: str, info: dict) -> bool:
+        """Reattach a job submitted by an earlier driver of this folder (killed or stopped) when it
+        is still queued or running on SLURM; return whether it was adopted."""
+        if self.cluster != "slurm" or info.get("cluster") != "slurm":
+            return False
+        try:
+            job = self.submitit.SlurmJob(folder=info["folder"], job_id=info["job_id"])
+            state = job.state
+        except Exception:
+            return False
+        if state.upper() in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED"):
+            self._jobs[key] = (job, float(info.get("submitted", time.time())))
+            return True
+        return False
+
+    def poll(self) -> list[Finished]:
+        out = []
+        for key, (job, t0) in list(self._jobs.items()):
+            try:
+                if not job.done():
+                    continue
+            except Exception:
+                continue
+            del self._jobs[key]
+            rc, message = None, ""
+            try:
+                rc = int(job.result())
+            except Exception as exc:  # the job itself failed: timeout, out of memory, node failure...
+                first = str(exc).strip().splitlines()
+                message = f"job {job.job_id} ended in state {getattr(job, 'state', '?')}: " + (first[0] if first else "")
+            if self.state is not None:
+                self.state.forget_submitted(key)
+            out.append(Finished(key, rc, time.time() - t0, message))
+        return out
+
+    def cancel_all(self) -> None:
+        for job, _ in self._jobs.values():
+            try:
+                job.cancel(check=False)
+            except Exception:
+                pass
+        for key in list(self._jobs):
+            if self.state is not None:
+                self.state.forget_submitted(key)
+        self._jobs.clear()
+
+
+# --------------------------------------------------------------------------- flags
+
+
+def add_executor_args(p: argparse.ArgumentParser, *, jobs_flag: bool = True) -> None:
+    g = p.add_argument_group("where the runs execute")
+    g.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: a process pool on this machine (default); slurm: one SLURM job per run "
+                        "through submitit; submitit-local: the submitit path on this machine (testing)")
+    if jobs_flag:
+        g.add_argument("--jobs", type=int, default=1,
+                       help="local: runs in parallel (default 1); each gets --threads=cores//jobs")
+    g.add_argument("--partition", default=None, help="slurm: partition")
+    g.add_argument("--time", default=None, help="slurm: time limit per run (minutes or HH:MM:SS; default 24:00:00)")
+    g.add_argument("--gpus", type=int, default=None, help="slurm: GPUs per run (default 0)")
+    g.add_argument("--mem", default=None, help="slurm: memory per run, e.g. 8G")
+    g.add_argument("--cpus_per_task", "--cpus-per-task", type=int, default=None,
+                   help="slurm: CPUs per run = torch threads (default 1)")
+    g.add_argument("--array_parallelism", "--array-parallelism", type=int, default=None,
+                   help="slurm: runs in flight at once (default 64; submitit-local: --jobs)")
+    g.add_argument("--account", default=None, help="slurm: account")
+    g.add_argument("--qos", default=None, help="slurm: quality of service")
+    g.add_argument("--slurm_config", "--slurm-config", type=Path, default=None,
+                   help="TOML / JSON file with the settings above (partition, time, gpus, mem, cpus_per_task, "
+                        "array_parallelism, account, qos, additional = {sbatch option = value}, setup = [shell "
+                        "lines]); flags override it")
+
+
+def make_executor(args: argparse.Namespace, *, submitit_folder: Path, state=None):
+    if args.executor == "local":
+        return LocalPool(getattr(args, "jobs", 1))
+    params = cluster_params(args)
+    if args.executor == "submitit-local":
+        if args.array_parallelism is None and "array_parallelism" not in (
+                load_cluster_config(args.slurm_config) if args.slurm_config else {}):
+            params.array_parallelism = getattr(args, "jobs", 1)
+        if args.cpus_per_task is None:
+            params.cpus_per_task = threads_per_job(params.array_parallelism)
+    return SubmititPool(submitit_folder, "local" if args.executor == "submitit-local" else "slurm", params, state)
