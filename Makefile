@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sccl-installed
-# Demo / report folders (git-ignored)
-DEMO_DIR ?= results/demo
+# Demo folder (git-ignored) and the folder `make report` reads records from
+DEMO_DIR   ?= results/demo
+REPORT_DIR ?= $(DEMO_DIR)
 
 .PHONY: install test demo bench report clean help
 
@@ -34,7 +35,7 @@ bench: install
 	$(PY) benchmarks/run_all.py
 
 report: install
-	$(PY) -m sccl report --results $(DEMO_DIR)
+	$(PY) -m sccl report --results $(REPORT_DIR)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -232,6 +232,69 @@ def fp32_floor(net, weights, x, y, grads32):
     return [max(rel(g32[k], g64[k]) for k in g64 if k in g32) for g32 in grads32]
 
 
+def phase_breakdown(net, weights, x, y, repeats: int, peak: float):
+    """Time every phase of one sccl training step (forward stages, backward stages via gradient
+    hooks, Adamax). Returns rows (phase, ms (min over repeats), matmul-FLOP floor at ``peak``)."""
+    import torch.nn.functional as F
+    from sccl.model import input_currents, lif_layer, readout
+
+    model = SpikingNet(net, {k: t.detach().clone() for k, t in weights.items()})
+    params = model.set_trainable(None)
+    opt = torch.optim.Adamax(params, lr=2e-4, betas=(0.9, 0.999))
+    W, p = model.weights, model.params
+    h1, h2, h3 = net.hidden
+    rows = B * T
+    nnz = x.coalesce().values().numel()
+    floor = {"input projection": 2 * nnz * h1, "layer 1": 2 * rows * h1 * h1, "ff 1->2": 2 * rows * h1 * h2,
+             "layer 2": 2 * rows * h2 * h2, "ff 2->3": 2 * rows * h2 * h3, "layer 3": 2 * rows * h3 * h3,
+             "readout + loss": 2 * rows * h3 * net.nb_outputs}
+    bwd_factor = {"input projection": 1, "layer 1": 2, "ff 1->2": 2, "layer 2": 2, "ff 2->3": 2, "layer 3": 2,
+                  "readout + loss": 2}
+    marks = []
+
+    def mark(name):
+        marks.append((name, time.perf_counter()))
+
+    def hook(name):
+        return lambda g: mark(name)
+
+    def step():
+        marks.clear()
+        opt.zero_grad()
+        mark("start")
+        a1 = input_currents(x, W["w1"]).transpose(0, 1)
+        mark("input projection")
+        s1 = lif_layer(a1, W["v1"], p)
+        mark("layer 1")
+        d2 = (s1.reshape(rows, h1) @ W["w2"]).view(T, B, h2)
+        mark("ff 1->2")
+        s2 = lif_layer(d2, W["v2"], p)
+        mark("layer 2")
+        d3 = (s2.reshape(rows, h2) @ W["w3"]).view(T, B, h3)
+        mark("ff 2->3")
+        s3 = lif_layer(d3, W["v3"], p)
+        mark("layer 3")
+        loss = F.nll_loss(F.log_softmax(readout(s3, W["w_out"], p.alpha, p.beta), 1), y)
+        mark("readout + loss")
+        for t, name in ((s3, "readout + loss"), (d3, "layer 3"), (s2, "ff 2->3"), (d2, "layer 2"),
+                        (s1, "ff 1->2"), (a1, "layer 1")):
+            t.register_hook(hook("bwd " + name))
+        loss.backward()
+        mark("bwd input projection")
+        opt.step()
+        mark("Adamax step")
+        return [(marks[i][0], marks[i][1] - marks[i - 1][1]) for i in range(1, len(marks))]
+
+    step()
+    runs = [step() for _ in range(repeats)]
+    out = []
+    for i, (name, _) in enumerate(runs[0]):
+        base = name[4:] if name.startswith("bwd ") else name
+        fl = floor.get(base, 0) * (bwd_factor.get(base, 0) if name.startswith("bwd ") else 1)
+        out.append((name, min(r[i][1] for r in runs) * 1e3, fl / peak / 1e6))
+    return out
+
+
 def fmt_ms(ts):
     return f"{min(ts) * 1e3:.1f} ({statistics.median(ts) * 1e3:.1f})"
 
@@ -245,6 +308,8 @@ def main(argv=None):
     ap.add_argument("--gain", type=float, default=3.0, help="hidden-weight multiplier of the trained-like set")
     ap.add_argument("--events", type=float, default=6000.0, help="expected input events per sample")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
+                    help="time the phases of one sccl training step")
     args = ap.parse_args(argv)
     if args.quick:
         args.repeats, args.eval_batches = 2, 2
@@ -318,6 +383,9 @@ def main(argv=None):
                          f"loss {dl:.1e}, grad {dg:.1e}, spike mism {mism}, pred diff {pred}", (f, f)))
             rows.append((f"  sccl full step vs sccl replay d={depth} [{set_name}]", full_step, ts["s"], "", None))
 
+        if set_name == "trained-like" and args.phases:
+            phases = phase_breakdown(net, w, x, y, args.repeats, peak)
+
     load1 = os.getloadavg()
     print()
     print("| row | baseline ms, min (median) | sccl ms, min (median) | speed-up (min) | "
@@ -332,6 +400,17 @@ def main(argv=None):
     print(f"* matmul FLOPs per training step: oracle {flops(net, None, None, True) / 1e9:.2f} G, "
           f"sccl {flops(net, nnz, None, True) / 1e9:.2f} G (peak {peak:.0f} GFLOP/s => floors "
           f"{flops(net, None, None, True) / peak / 1e6:.1f} / {flops(net, nnz, None, True) / peak / 1e6:.1f} ms)")
+    if args.phases:
+        print()
+        print("Phases of one sccl training step [trained-like] (min over repeats; the floor is the phase's "
+              "matmul FLOPs at the measured peak):")
+        print()
+        print("| phase | ms | matmul floor ms |")
+        print("|---|---|---|")
+        for name, ms, fl in phases:
+            print(f"| {name} | {ms:.2f} | {fl:.2f} |")
+        print(f"| total | {sum(r[1] for r in phases):.1f} | {sum(r[2] for r in phases):.1f} |")
+        print()
     print(f"* load average before/after: {load0[0]:.2f} / {load1[0]:.2f} (other processes share the CPUs)")
 
 

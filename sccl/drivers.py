@@ -5,6 +5,11 @@ As the original drivers (reference-spec s4), progress lives in a one-integer fil
 stopped. Unlike the original, a run that fails stops the sweep with a clear message and the
 progress file still points at it (the original ignored exit statuses and moved on, Q36).
 The resume granularity is one script invocation (the original's was one speaker / class).
+
+``--executor slurm`` (or ``submitit-local``) sends the same runs to SLURM through submitit
+(:mod:`sccl.suite`): every run from the saved progress on is submitted (job arrays, at most
+``--array_parallelism`` in flight), the driver waits, reports one line per finished run and a
+summary, and then writes the progress file as above. Its logs and lock live in ``<conf>.grid/``.
 """
 from __future__ import annotations
 
@@ -19,6 +24,11 @@ from pathlib import Path
 from typing import Sequence
 
 from sccl.errors import ConfigError, SCCLError
+from sccl.suite.executors import threads_per_job
+from sccl.suite.sweeps import int_list
+
+__all__ = ["dispatch", "driver_parser", "int_list", "read_progress", "run_cluster_sweep", "run_sweep",
+           "threads_per_job", "write_progress"]
 
 
 def read_progress(conf: Path) -> int:
@@ -42,10 +52,6 @@ def write_progress(conf: Path, value: int) -> None:
     os.replace(tmp, conf)
 
 
-def threads_per_job(jobs: int) -> int:
-    """Intra-op threads per child so that ``jobs`` children do not oversubscribe the cores
-    (a 2-thread torch process next to another busy one ran 25x slower than with 1 thread)."""
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
 def run_sweep(commands: Sequence[Sequence[str]], *, cwd: Path, conf: Path, jobs: int = 1,
@@ -120,23 +126,78 @@ def run_sweep(commands: Sequence[Sequence[str]], *, cwd: Path, conf: Path, jobs:
     return 0
 
 
-def int_list(text: str) -> list[int]:
-    """'0..11' or '0,3,5' or '4' -> list of ints."""
-    try:
-        if ".." in text:
-            lo, hi = text.split("..")
-            return list(range(int(lo), int(hi) + 1))
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a list like 0..11 or 0,3,5, got {text!r}") from None
-
-
 def driver_parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description,
                                 epilog="Other flags (e.g. --synthetic --batch_size 8 --data_dir DIR) "
                                        "are passed to every run.")
     p.add_argument("--conf", default="test.conf", help="progress file (default test.conf, as the original)")
     p.add_argument("--dry_run", "--dry-run", action="store_true", help="print the runs, run nothing")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="runs in parallel (default 1); each child gets --threads=cores//jobs")
+    from sccl.suite.executors import add_executor_args
+
+    add_executor_args(p)
     return p
+
+
+def dispatch(args: argparse.Namespace, runs: Sequence[Sequence[str]], tail: Sequence[str], *, cwd: Path,
+             conf: Path, log=print) -> int:
+    """Run a driver's ``runs`` (each followed by ``--threads=N`` and ``tail``) on the executor the
+    flags chose: the local sweep of :func:`run_sweep` (default, unchanged) or submitit."""
+    if args.executor == "local":
+        threads = f"--threads={threads_per_job(args.jobs)}"
+        return run_sweep([[*r, threads, *tail] for r in runs], cwd=cwd, conf=conf, jobs=args.jobs,
+                         dry_run=args.dry_run, log=log)
+    return run_cluster_sweep([[*r, *tail] for r in runs], cwd=cwd, conf=conf, args=args, log=log)
+
+
+def run_cluster_sweep(commands: Sequence[Sequence[str]], *, cwd: Path, conf: Path, args: argparse.Namespace,
+                      log=print) -> int:
+    """The runs from the saved progress on, through submitit; then the progress file is set to the
+    first run that did not finish (all of them: the number of runs)."""
+    from sccl.suite.executors import make_executor
+    from sccl.suite.runner import run_grid
+    from sccl.suite.spec import ROOT, Grid, RunSpec
+    from sccl.suite.state import GridState
+
+    conf = Path(conf).resolve()
+    start = read_progress(conf)
+    n = len(commands)
+    if start >= n:
+        log(f"{conf.name}: all {n} runs already done (delete {conf} to run the sweep again)")
+        return 0
+    cwd = Path(cwd).resolve()
+    try:
+        folder = str(cwd.relative_to(ROOT))
+    except ValueError:
+        raise ConfigError(f"{cwd} is not inside the repository {ROOT}") from None
+    specs = [RunSpec(folder, [str(c) for c in cmd], label=" ".join(str(c) for c in cmd[:3]))
+             for cmd in commands[start:]]
+    grid = Grid()
+    for s in specs:
+        if s.id not in grid.by_id():
+            grid.add(s)
+    grid.validate()
+    if start:
+        log(f"{conf.name}: resuming at run {start + 1} of {n}")
+    state = GridState(conf.parent, name=conf.name + ".grid")
+    if args.dry_run:
+        for i, s in enumerate(specs, start + 1):
+            log(f"[{i}/{n}] {s.shown()}")
+        return 0
+    state.prepare()
+    for marker in state.done_dir.glob("*.json"):  # test.conf is this driver's memory, not the markers
+        marker.unlink()
+    executor = make_executor(args, submitit_folder=state.dir / "submitit", state=state)
+    summary = run_grid(grid, conf.parent, executor, state=state, log=log)
+    finished = {i for i, st in summary.runs.items() if st in ("done", "skipped")}
+    nxt = start
+    while nxt < n and specs[nxt - start].id in finished:
+        nxt += 1
+    write_progress(conf, max(nxt, read_progress(conf)))
+    if nxt < n:
+        failed = [i for i, st in summary.runs.items() if st == "failed"]
+        first = next((start + k + 1 for k, s in enumerate(specs) if s.id in failed), nxt + 1)
+        shown = shlex.join(str(c) for c in commands[first - 1])
+        raise SCCLError(f"{len(failed)} of {n - start} runs failed, the first: run {first} of {n} `{shown}` "
+                        f"(in {cwd}; log: {state.log_dir}); fix the cause and rerun the testsuite, it resumes "
+                        f"at the first unfinished run")
+    return 0

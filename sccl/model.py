@@ -157,6 +157,7 @@ class LIFState(NamedTuple):
 
 
 def lif_params(net: NetConfig) -> LIFParams:
+    """The layer constants of a network configuration (threshold 1, surrogate scale 100)."""
     return LIFParams(alpha=net.alpha, beta=net.beta)
 
 
@@ -560,7 +561,7 @@ class SpikingNet:
 
 # ------------------------------------------------------------------------------ evaluation
 
-DEFAULT_EVAL_BATCH = 1024   # samples per merged evaluation forward (see docs/performance.md)
+DEFAULT_EVAL_BATCH = 256   # samples per merged evaluation forward (see docs/performance.md)
 
 
 def _cat_inputs(xs: list[Tensor]) -> Tensor:
@@ -581,7 +582,7 @@ def _cat_inputs(xs: list[Tensor]) -> Tensor:
         values.append(x.values())
         offset += x.shape[0]
     return torch.sparse_coo_tensor(torch.cat(indices, 1), torch.cat(values), (offset, *parts[0].shape[1:]),
-                                   is_coalesced=True)
+                                   is_coalesced=True, check_invariants=False)
 
 
 def evaluate(net: SpikingNet, batches_x_y: Iterable[tuple[Tensor, Tensor]],

@@ -169,8 +169,11 @@ def append_once(path: Path, text: str, key: str) -> bool:
                     f.flush()
                     os.fsync(f.fileno())
                 except OSError:
-                    f.truncate(size)  # leave the file as it was
-                    _write_ledger(ledger, entries)
+                    try:  # leave the file and its ledger as they were
+                        f.truncate(size)
+                        _write_ledger(ledger, entries)
+                    except OSError:
+                        pass  # the next writer undoes the announced append (see _undo_last)
                     raise
                 return True
             finally:

@@ -53,15 +53,28 @@ class Finished:
     message: str = ""
 
 
-def _die_with_parent():  # pragma: no cover - runs in the child between fork and exec
-    """Linux: deliver SIGKILL to this child when the driver dies (PR_SET_PDEATHSIG)."""
+def _libc_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except Exception:
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def _die_with(parent: int):
+    """A ``preexec_fn``: the child gets SIGKILL when the driver dies (Linux PR_SET_PDEATHSIG), so
+    a driver killed with kill -9 leaves no run behind that could still write after a restart."""
+    def preexec():  # pragma: no cover - runs in the child between fork and exec
+        _PRCTL(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the driver died before the line above
+            os.kill(os.getpid(), signal.SIGKILL)
+    return preexec if _PRCTL is not None else None
 
 
 class LocalPool:
@@ -84,11 +97,11 @@ class LocalPool:
     def start(self, items: list[tuple[str, list[str], Path, Path]]) -> None:
         """Start runs: (key, argv, cwd, log file)."""
         env = {**os.environ, **child_env(self.threads)}
-        linux = sys.platform.startswith("linux")
+        preexec = _die_with(os.getpid())
         for key, argv, cwd, log in items:
             with open(log, "w") as f:
                 proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent if linux else None)
+                                        stdin=subprocess.DEVNULL, preexec_fn=preexec)
             self._procs[key] = (proc, time.time())
 
     def poll(self) -> list[Finished]:

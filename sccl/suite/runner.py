@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sccl.errors import SCCLError
-from sccl.results import write_error
 from sccl.suite.spec import Grid
-from sccl.suite.state import GridState
+from sccl.suite.state import GridState, write_error
 
 STATUSES = ("done", "skipped", "failed", "not_run")
 

@@ -50,7 +50,7 @@ class RunSpec:
         object.__setattr__(self, "deps", tuple(self.deps))
         object.__setattr__(self, "writes", tuple(self.writes))
         if not self.label:
-            object.__setattr__(self, "label", " ".join([self.folder, *self.argv[:4]]).strip())
+            object.__setattr__(self, "label", " ".join([self.folder, *_result_args(self.argv)[:4]]).strip())
 
     @property
     def config(self) -> dict:
