@@ -13,8 +13,8 @@ Rows (each at two weight sets):
   rates only through the sparse input projection, and equivalence only needs spiking layers.
 
 1. training step (zero_grad, forward, loss, backward, Adamax step), full network;
-2. evaluation of one batch under no_grad, and of ``--eval_batches`` batches (sccl merges them,
-   :func:`sccl.model.evaluate`);
+2. evaluation of one batch under no_grad, and of ``--eval_batches`` batches (sccl merges them
+   into one forward with :func:`sccl.model.evaluate`, to show what merging buys on the CPU);
 3. latent-replay training step at depth 2 and 3 (oracle replay forward vs sccl ``run_from``),
    and the sccl replay step against the sccl full step.
 
@@ -362,10 +362,11 @@ def main(argv=None):
                      (flops(net, None, None, False), flops(net, nnz, None, False))))
         if args.eval_batches > 1:
             n = len(batches)
+            merged = n * B                                   # one forward for all batches
             ts = interleaved({"o": lambda: [o.predict(b[0]) for b in batches],
-                              "s": lambda: evaluate(s.model, batches)}, max(1, args.repeats // 2))
+                              "s": lambda: evaluate(s.model, batches, merged)}, max(1, args.repeats // 2))
             counts_o = sum(int((o.predict(bx) == by).sum()) for bx, by in batches)
-            counts_s = evaluate(s.model, batches)[0]
+            counts_s = evaluate(s.model, batches, merged)[0]
             per_batch = sum(int((s.predict(bx) == by).sum()) for bx, by in batches)
             rows.append((f"eval {n} batches, merged [{set_name}]", ts["o"], ts["s"],
                          f"correct oracle {counts_o} / sccl merged {counts_s} / sccl per batch {per_batch}",

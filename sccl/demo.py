@@ -37,6 +37,7 @@ class Plan:
     batch_size: int
     pretrain_epochs: int
     pretrain_lr: float     # the generators' lr (the original's 2e-4 needs ~200 epochs)
+    weight_scale: float    # init scale (the original's 0.2 leaves layer 3 silent at first: slow start)
     cl_epochs: int         # sample / class continual epochs
     progressive_epochs: int
     memory_batches: int    # replay batches (sample-incremental)
@@ -45,10 +46,10 @@ class Plan:
     net_flags: tuple = ()  # e.g. ("--nb_hidden=16",) for the quick plan
 
 
-FULL = Plan(n_rep=16, batch_size=32, pretrain_epochs=12, pretrain_lr=2e-3, cl_epochs=8, progressive_epochs=4,
-            memory_batches=6)
-QUICK = Plan(n_rep=4, batch_size=8, pretrain_epochs=2, pretrain_lr=2e-3, cl_epochs=2, progressive_epochs=1,
-             memory_batches=2, net_flags=("--nb_hidden=32", "--nb_steps=50", "--weight_scale=1.0"))
+FULL = Plan(n_rep=16, batch_size=32, pretrain_epochs=16, pretrain_lr=2e-3, weight_scale=0.5, cl_epochs=10,
+            progressive_epochs=6, memory_batches=6)
+QUICK = Plan(n_rep=4, batch_size=8, pretrain_epochs=2, pretrain_lr=2e-3, weight_scale=1.0, cl_epochs=2,
+             progressive_epochs=1, memory_batches=2, net_flags=("--nb_hidden=32", "--nb_steps=50"))
 
 
 def steps(plan: Plan, out: Path) -> list[tuple[str, str, list[str]]]:
@@ -56,7 +57,7 @@ def steps(plan: Plan, out: Path) -> list[tuple[str, str, list[str]]]:
     data, sd64, sdc = out / "data", out / "statedicts_64_elements", out / "statedicts_class_incremental"
     net = [f"--batch_size={plan.batch_size}", *plan.net_flags]
     sp, rc = f"--speaker={plan.speaker}", f"--removed_class={plan.removed_class}"
-    pre = [*net, f"--data_dir={data}", f"--lr={plan.pretrain_lr}"]
+    pre = [*net, f"--data_dir={data}", f"--lr={plan.pretrain_lr}", f"--weight_scale={plan.weight_scale}"]
     cl = [*net, f"--override_epochs={plan.cl_epochs}"]
     m = f"--latent_batches={plan.memory_batches}"
     n_steps = 50 if "--nb_steps=50" in plan.net_flags else 100

@@ -561,7 +561,10 @@ class SpikingNet:
 
 # ------------------------------------------------------------------------------ evaluation
 
-DEFAULT_EVAL_BATCH = 256   # samples per merged evaluation forward (see docs/performance.md)
+# Default number of samples merged into one evaluation forward, per device type. On the CPU the
+# step is compute-bound and merging does not pay (docs/performance.md); on a GPU the time loop is
+# launch-bound, so a bigger batch is almost free.
+DEFAULT_EVAL_BATCH = {"cpu": 1, "cuda": 1024}
 
 
 def _cat_inputs(xs: list[Tensor]) -> Tensor:
@@ -590,12 +593,12 @@ def evaluate(net: SpikingNet, batches_x_y: Iterable[tuple[Tensor, Tensor]],
     """Count correct predictions over ``(x [B, T, I], y [B])`` batches: ``(n_correct, n_total)``.
 
     Consecutive batches are concatenated into forwards of up to ``eval_batch_size`` samples
-    (default :data:`DEFAULT_EVAL_BATCH`; 1 = one forward per batch) because the time loop costs
-    about the same for 64 or 1024 samples. The batch size is not part of the maths: every
-    sample's computation is independent and summed in the same order (BLAS permitting, see
-    docs/model.md), so predictions equal those of per-batch evaluation.
+    (1 = one forward per batch; default :data:`DEFAULT_EVAL_BATCH` for the model's device type).
+    The batch size is not part of the maths: every sample's computation is independent and
+    summed in the same order (BLAS permitting, see docs/model.md), so predictions equal those of
+    per-batch evaluation.
     """
-    limit = DEFAULT_EVAL_BATCH if eval_batch_size is None else eval_batch_size
+    limit = DEFAULT_EVAL_BATCH.get(net.device.type, 1) if eval_batch_size is None else eval_batch_size
     if limit < 1:
         raise ValueError(f"eval_batch_size must be >= 1, got {limit}")
     n_correct = n_total = 0

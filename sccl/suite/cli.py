@@ -64,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
                    help="synthetic repetitions per speaker and word (default 40)")
     d.add_argument("--dry_run", "--dry-run", action="store_true", help="list the runs in order, run nothing")
     add_executor_args(p)
+    p.add_argument("--threads", type=int, default=None,
+                   help="local: torch threads per run (default cores // --jobs)")
     for exp, (options, prefix) in PREFIX.items():
         sg = p.add_argument_group(f"{exp} sweep (the original driver's lists by default)")
         for o in options:
@@ -111,6 +113,10 @@ def main(argv=None) -> int:
         dry_run(grid, out, state if state.dir.exists() else None)
         return 0
     executor = make_executor(a, submitit_folder=state.dir / "submitit", state=state)
+    if a.threads is not None:
+        if a.threads < 1:
+            p.error("--threads must be >= 1")
+        executor.threads = a.threads
     summary = run_grid(grid, out, executor, state=state)
     raise_on_failure(summary)
     return 0

@@ -17,7 +17,7 @@ Dependencies (docs/protocols.md "Where faithful runs depend on other runs"):
 * a sample-incremental run needs its speaker's pretraining;
 * a class-incremental run needs its class's pretraining and, when it replays (faithful
   protocol), the ``removed_x_class_<cl>.pt`` of every other class: classes of the grid are
-  pretrained in full, the others get ``--nb_epochs 0`` runs (kind ``lists``) that write the same
+  pretrained in full, the others get ``--removed_only`` runs (kind ``lists``) that write the same
   batch lists without training;
 * a progressive run needs the 10-class pretraining and, faithful, the batch lists of classes
   0..9 (``lists`` runs in the 10-class folder).
@@ -129,11 +129,12 @@ def build_grid(o: GridOptions) -> Grid:
         prep.append(f"--nb_inputs={nb_inputs}")
     data_id = grid.add(RunSpec("", prep, kind="data", label="data", writes=("data",), threads_flag=False))
 
-    def generator(script: str, folder_out: str, held: list[str], epochs: int, kind: str, label: str,
+    def generator(script: str, folder_out: str, held: list[str], epochs: int | None, kind: str, label: str,
                   writes: tuple) -> str:
+        """A pretraining (``epochs``) or, with ``epochs=None``, a batch-list run (--removed_only)."""
         folder = "statedicts_64_elements" if folder_out == SD_SPEAKER else "statedicts_class_incremental"
-        argv = [script, *held, f"--nb_epochs={epochs}", *data_flags, *o.common, *o.pretrain_args,
-                f"--out_dir={folder_out}"]
+        how = ["--removed_only"] if epochs is None else [f"--nb_epochs={epochs}"]
+        argv = [script, *held, *how, *data_flags, *o.common, *o.pretrain_args, f"--out_dir={folder_out}"]
         return grid.add(RunSpec(folder, argv, kind=kind, label=label, deps=(data_id,), writes=writes))
 
     def continual(exp: str, cmd: list[str], sd: str, deps) -> None:
@@ -167,7 +168,7 @@ def build_grid(o: GridOptions) -> Grid:
                 cls[c] = generator(gen, SD_CLASS, [f"--removed_class={c}"], o.pretrain_epochs, "pretrain",
                                    f"pretrain class {c}", (f"{SD_CLASS}:class_{c}",))
             elif replaying:
-                cls[c] = generator(gen, SD_CLASS, [f"--removed_class={c}"], 0, "lists",
+                cls[c] = generator(gen, SD_CLASS, [f"--removed_class={c}"], None, "lists",
                                    f"batch lists class {c}", (f"{SD_CLASS}:class_{c}",))
         for c in o.classes:
             for cmd in sweeps.class_commands(o.klass, [c], strategies):
@@ -188,7 +189,7 @@ def build_grid(o: GridOptions) -> Grid:
             english = []
             if faithful:
                 english = [generator("heidelberg_statedict_generator.py", SD_PROGRESSIVE, [f"--removed_class={c}"],
-                                     0, "lists", f"batch lists class {c} (progressive)",
+                                     None, "lists", f"batch lists class {c} (progressive)",
                                      (f"{SD_PROGRESSIVE}:class_{c}",)) for c in ENGLISH]
             for cmd in commands:
                 continual("progressive", cmd, SD_PROGRESSIVE, [ten, *english])
