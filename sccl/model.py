@@ -341,7 +341,7 @@ class InputProjectionFunction(torch.autograd.Function):
     """``X @ w1`` for an event list: ``[B * T, H1]`` (batch-major rows), differentiable in w1.
 
     Forward sums, for every row, the w1 rows of its events weighted by their counts
-    (``embedding_bag``; ~8 % dense SHD input makes this ~7x cheaper than the dense matmul). The
+    (``embedding_bag``; at SHD densities, ~7 %, several times cheaper than the dense matmul). The
     backward ``X^T @ gA`` does the same with the events regrouped by input channel.
     """
 

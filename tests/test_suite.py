@@ -22,7 +22,8 @@ from sccl.errors import SCCLError
 # --------------------------------------------------------------------------- fake runs (fast)
 
 
-def fake(name: str, log: Path, *, deps=(), sleep: float = 0.0, fail_once: bool = False, kill_once: bool = False):
+def fake(name: str, log: Path, *, deps=(), after=(), sleep: float = 0.0, fail_once: bool = False,
+         kill_once: bool = False):
     """A run that records when it started and ended; ``fail_once`` / ``kill_once``: the first
     attempt exits 3 / is killed with SIGKILL."""
     from sccl.suite.spec import RunSpec
@@ -38,7 +39,7 @@ def fake(name: str, log: Path, *, deps=(), sleep: float = 0.0, fail_once: bool =
         f"    os.kill(os.getpid(), signal.SIGKILL) if {kill_once} else sys.exit(3)\n"
         "(d / ('end_' + n)).write_text(repr(time.time()))\n"
         "with open(d / 'count', 'a') as f: f.write(n + '\\n')\n")
-    return RunSpec("", ["-c", code], label=f"fake {name}", deps=tuple(deps), threads_flag=False)
+    return RunSpec("", ["-c", code], label=f"fake {name}", deps=tuple(deps), after=tuple(after), threads_flag=False)
 
 
 def _grid(log: Path, **kw):
@@ -53,6 +54,7 @@ def _grid(log: Path, **kw):
     x = g.add(fake("x", log, **kw))
     f = g.add(fake("f", log, deps=[x]))
     g.add(fake("g", log, deps=[f]))
+    g.add(fake("y", log, after=[x]))  # only ordered after x: runs even though x fails
     return g.validate()
 
 
@@ -70,24 +72,25 @@ def test_dependency_order_failure_and_skip_if_done(tmp_path, fault):
     lines = []
     s = run_grid(grid, out, LocalPool(jobs=2), log=lines.append)
     # a run starts only after all its dependencies ended
-    for x, deps in {"b": "a", "c": "a", "d": "bc"}.items():
+    for x, deps in {"b": "a", "c": "a", "d": "bc", "y": "x"}.items():
         for d in deps:
-            assert _t(log, "start", x) >= _t(log, "end", d)
+            assert _t(log, "start", x) >= (_t(log, "end", d) if (log / f"end_{d}").exists() else 0)
     # the failed run is reported; its dependants (direct or not) are "not run", others went on
-    assert (s.count("done"), s.count("failed"), s.count("not_run")) == (5, 1, 2)
+    assert (s.count("done"), s.count("failed"), s.count("not_run")) == (6, 1, 2)
+    assert _t(log, "start", "y") > _t(log, "start", "x")
     failed = [ln for ln in lines if "FAILED" in ln]
     assert len(failed) == 1 and "fake x" in failed[0]
     assert ("exit status 3" if fault == "fail_once" else "exit status -9") in failed[0]
-    assert sum("] not run" in ln for ln in lines) == 2 and lines[-1].startswith("grid: 8 runs: 5 done, 0 skipped, 1 failed, 2 not run")
+    assert sum("] not run" in ln for ln in lines) == 2 and lines[-1].startswith("grid: 9 runs: 6 done, 0 skipped, 1 failed, 2 not run")
     assert not (log / "start_f").exists() and not (log / "start_g").exists()
     # rerun: finished runs are skipped, the failed one and its dependants run now
     lines.clear()
     s = run_grid(grid, out, LocalPool(jobs=2), log=lines.append)
-    assert (s.count("skipped"), s.count("done"), s.count("failed")) == (5, 3, 0) and s.ok
-    assert sorted((log / "count").read_text().split()) == sorted("abcdefgx")  # nothing ran twice
-    assert "5 already done, skipped" in lines[0]
+    assert (s.count("skipped"), s.count("done"), s.count("failed")) == (6, 3, 0) and s.ok
+    assert sorted((log / "count").read_text().split()) == sorted("abcdefgxy")  # nothing ran twice
+    assert "6 already done, skipped" in lines[0]
     s = run_grid(grid, out, LocalPool(jobs=1), log=lines.append)
-    assert s.count("skipped") == 8
+    assert s.count("skipped") == 9
 
 
 def test_grid_structure_and_stable_ids(tmp_path):
@@ -109,6 +112,9 @@ def test_grid_structure_and_stable_ids(tmp_path):
     assert [by_id.label for by_id in g.runs if by_id.id in naive.deps] == ["pretrain class 1"]
     prog = [s for s in g.runs if s.label.startswith("progressive")]
     assert len(prog) == 32 and all(len(s.deps) == 11 for s in prog)  # 10-class model + lists 0..9
+    # plain and compressed runs of one depth / memory size append to one TXT: one after the other
+    chained = {s.id: s for s in prog if s.after}
+    assert len(chained) == 16 and all("latent_replay_subsample" in s.label for s in chained.values())
     order = [s.id for s in g.order()]
     assert all(order.index(d) < order.index(s.id) for s in g.runs for d in s.deps)
     # the 10-class generator writes to its own folder: no artifact has two writers

@@ -20,7 +20,9 @@ Dependencies (docs/protocols.md "Where faithful runs depend on other runs"):
   pretrained in full, the others get ``--removed_only`` runs (kind ``lists``) that write the same
   batch lists without training;
 * a progressive run needs the 10-class pretraining and, faithful, the batch lists of classes
-  0..9 (``lists`` runs in the 10-class folder).
+  0..9 (``lists`` runs in the 10-class folder); the progressive runs of one depth and memory
+  size (plain, compressed) append to one TXT file, so each waits for the previous one to end:
+  the file's contents do not depend on ``--jobs``.
 
 The 10-class pretraining lives in its own folder because it rewrites
 ``removed_{x,y}_class_10..19.pt`` (reference-spec Q14): in one folder the class-incremental
@@ -137,7 +139,7 @@ def build_grid(o: GridOptions) -> Grid:
         argv = [script, *held, *how, *data_flags, *o.common, *o.pretrain_args, f"--out_dir={folder_out}"]
         return grid.add(RunSpec(folder, argv, kind=kind, label=label, deps=(data_id,), writes=writes))
 
-    def continual(exp: str, cmd: list[str], sd: str, deps) -> None:
+    def continual(exp: str, cmd: list[str], sd: str, deps, after=()) -> str:
         argv = [*cmd, *o.common, *o.continual_args]
         if o.override_epochs is not None:
             argv.append(f"--override_epochs={o.override_epochs}")
@@ -145,7 +147,8 @@ def build_grid(o: GridOptions) -> Grid:
             argv.append(f"--protocol={o.protocol}")
         argv += [f"--statedict_dir={sd}", f"--out_dir={RESULTS[exp]}", "--skip_done"]
         label = f"{exp} {cmd[0].removesuffix('.py')} " + " ".join(a.lstrip("-") for a in cmd[1:])
-        grid.add(RunSpec(FOLDERS[exp], argv, kind="continual", label=label, deps=tuple(dict.fromkeys(deps))))
+        return grid.add(RunSpec(FOLDERS[exp], argv, kind="continual", label=label,
+                                deps=tuple(dict.fromkeys(deps)), after=tuple(after)))
 
     # sample-incremental
     if o.speakers:
@@ -191,6 +194,10 @@ def build_grid(o: GridOptions) -> Grid:
                 english = [generator("heidelberg_statedict_generator.py", SD_PROGRESSIVE, [f"--removed_class={c}"],
                                      None, "lists", f"batch lists class {c} (progressive)",
                                      (f"{SD_PROGRESSIVE}:class_{c}",)) for c in ENGLISH]
+            last = {}  # the runs of one depth and memory size append to one TXT: keep their order
             for cmd in commands:
-                continual("progressive", cmd, SD_PROGRESSIVE, [ten, *english])
+                key = tuple(a for a in cmd if a.startswith(("--latent_depth=", "--latent_batches=")))
+                prev = last.get(key)
+                last[key] = continual("progressive", cmd, SD_PROGRESSIVE, [ten, *english],
+                                      after=[prev] if prev else [])
     return grid.validate()

@@ -143,7 +143,8 @@ def _run(grid, out, executor, state, log, python) -> Summary:
     try:
         while True:
             ready = [s for s in todo if status.get(s.id) is None
-                     and all(status.get(d) in ("done", "skipped") for d in s.deps)]
+                     and all(status.get(d) in ("done", "skipped") for d in s.deps)
+                     and all(status.get(d) in STATUSES for d in s.after)]
             room = executor.capacity - executor.running()
             if ready and room > 0:
                 batch = []

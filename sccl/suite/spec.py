@@ -39,7 +39,8 @@ class RunSpec:
     argv: tuple[str, ...]              # may contain "{out}"
     kind: str = "command"              # data | pretrain | lists | continual | command
     label: str = ""                    # short human description (progress lines)
-    deps: tuple[str, ...] = ()         # ids of runs that must finish first
+    deps: tuple[str, ...] = ()         # ids of runs that must finish first (and succeed)
+    after: tuple[str, ...] = ()        # ids of runs that must have ended first, whatever their outcome
     writes: tuple[str, ...] = ()       # artifact keys this run writes (two runs may not share one)
     threads_flag: bool = True          # append --threads=N when launched
 
@@ -48,6 +49,7 @@ class RunSpec:
             raise ConfigError(f"unknown run kind {self.kind!r}")
         object.__setattr__(self, "argv", tuple(str(a) for a in self.argv))
         object.__setattr__(self, "deps", tuple(self.deps))
+        object.__setattr__(self, "after", tuple(self.after))
         object.__setattr__(self, "writes", tuple(self.writes))
         if not self.label:
             object.__setattr__(self, "label", " ".join([self.folder, *_result_args(self.argv)[:4]]).strip())
@@ -75,14 +77,17 @@ class RunSpec:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "kind": self.kind, "label": self.label, "folder": self.folder,
-                "argv": list(self.argv), "deps": list(self.deps), "writes": list(self.writes)}
+                "argv": list(self.argv), "deps": list(self.deps), "after": list(self.after),
+                "writes": list(self.writes)}
 
 
 @dataclass
 class Grid:
     """Runs with dependencies, checked: ids unique, every dependency known, no cycle, no two
     runs writing the same artifact. ``order`` is a topological order that keeps the order the
-    runs were added in wherever the dependencies allow it."""
+    runs were added in wherever the dependencies allow it. ``after`` only orders two runs (the
+    second waits for the first to end, successful or not): runs that append to the same file
+    do so in the same order whatever the parallelism."""
 
     runs: list[RunSpec] = field(default_factory=list)
 
@@ -104,7 +109,7 @@ class Grid:
             seen[s.id] = s
         writers: dict[str, RunSpec] = {}
         for s in self.runs:
-            for d in s.deps:
+            for d in (*s.deps, *s.after):
                 if d not in seen:
                     raise ConfigError(f"run {s.label} depends on {d}, which is not in the grid")
             for w in s.writes:
@@ -129,7 +134,7 @@ class Grid:
                 cycle = " -> ".join(specs[j].label for j in (*path, i))
                 raise ConfigError(f"the grid's dependencies form a cycle: {cycle}")
             state[i] = 1
-            for d in sorted(specs[i].deps, key=position.get):
+            for d in sorted({*specs[i].deps, *specs[i].after}, key=position.get):
                 visit(d, (*path, i))
             state[i] = 2
             out.append(specs[i])

@@ -1,0 +1,42 @@
+#!/usr/bin/env python
+"""`make bench`: every benchmark, each as a ratio against its baseline measured in the same run.
+
+1. bench_model.py  -- training step / evaluation / replay steps: the literal per-time-step oracle
+   (tests/oracle.py, autograd through every step, as the original) vs sccl, at init and at
+   trained-like weights, with the equivalence check and FLOP accounting;
+2. bench_replay.py -- latent compression + decompression of 10 batches at every depth and ratio:
+   the original's per-element loops (tests/literal_loops.py) vs sccl, with an exact-equality check.
+
+Thread counts are set explicitly and printed by each benchmark (default 2 for the model, 1 for
+the replay loops). Timings on a shared machine are noisy: each script interleaves baseline and
+sccl runs and reports minima. Pass --quick for a shorter run.
+"""
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    quick = "--quick" in argv
+    import torch
+    print(f"# sccl benchmarks\nmachine: {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}, torch {torch.__version__}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
+    runs = [["bench_model.py", "--threads", "2", *(["--quick"] if quick else [])],
+            ["bench_replay.py", "--threads", "1", *(["--literal_budget", "1.0"] if quick else [])]]
+    for cmd in runs:
+        print(f"\n## {' '.join(cmd)}\n", flush=True)
+        rc = subprocess.call([sys.executable, str(HERE / cmd[0]), *cmd[1:]], cwd=HERE.parent)
+        if rc:
+            print(f"error: {cmd[0]} failed with exit status {rc}", file=sys.stderr)
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
