@@ -3,7 +3,7 @@
 sample-incremental scripts read `statedicts_64_elements/`, whose generator is the same).
 
 Writes state_dict_speaker_<s>.pt and the pretrain / pretrain_test / removed batch lists into
-this folder (or --out_dir); every sample-incremental script reads them from here.
+this folder (or --out_dir).
 Example: python heidelberg_statedict_generator.py --speaker=3 --nb_epochs=200
 """
 from pathlib import Path
