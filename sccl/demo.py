@@ -131,7 +131,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="sccl demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--out_dir", "--out-dir", type=Path, default=ROOT / "results" / "demo")
     p.add_argument("--quick", action="store_true", help="a tiny smoke version (about a minute)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per step (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per step (default 1: on a shared 2-core machine a 2-thread torch "
+                        "process next to another busy process runs many times slower)")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
     out = args.out_dir.resolve()
