@@ -82,7 +82,10 @@ def _umask() -> int:
 
 def save(obj: Any, path: Path) -> Path:
     """``torch.save`` atomically."""
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp):
+        with open(tmp, "wb") as f:  # through a file object: the archive's inner names do not
+            torch.save(obj, f)      # depend on the temp name, so reruns are byte-identical
+    return atomic_write(path, write)
 
 
 def save_text(text: str, path: Path) -> Path:

@@ -4,6 +4,8 @@
     sccl data synth --out_dir DIR [--n_rep N] [--seed S]   write a synthetic SHD-format set
     sccl data merge [--data_dir DIR] [--download]          = heidelberg_unite_datasets.py
     sccl report --results DIR [...]                  tables and figures from result records
+    sccl grid [--paper | --speakers L ...] [--executor local|slurm] [--jobs N]
+                                                     a whole grid with dependencies (docs/sweeps.md)
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ def _dispatch(argv: list[str]) -> int:
     if cmd == "demo":
         from sccl.demo import main as demo_main
         return demo_main(rest)
+    if cmd == "grid":
+        from sccl.suite.cli import main as grid_main
+        return grid_main(rest)
     if cmd == "report":
         from sccl.report import main as report_main
         return report_main(rest)

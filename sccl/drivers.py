@@ -183,11 +183,9 @@ def run_cluster_sweep(commands: Sequence[Sequence[str]], *, cwd: Path, conf: Pat
         for i, s in enumerate(specs, start + 1):
             log(f"[{i}/{n}] {s.shown()}")
         return 0
-    state.prepare()
-    for marker in state.done_dir.glob("*.json"):  # test.conf is this driver's memory, not the markers
-        marker.unlink()
     executor = make_executor(args, submitit_folder=state.dir / "submitit", state=state)
-    summary = run_grid(grid, conf.parent, executor, state=state, log=log)
+    # test.conf is this driver's memory (delete it to run the sweep again), not the done markers
+    summary = run_grid(grid, conf.parent, executor, state=state, log=log, forget_done=True)
     finished = {i for i, st in summary.runs.items() if st in ("done", "skipped")}
     nxt = start
     while nxt < n and specs[nxt - start].id in finished:

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -80,14 +79,20 @@ def dry_run(grid: Grid, out: Path, state: GridState | None = None, log=print) ->
 
 
 def run_grid(grid: Grid, out: Path, executor, *, state: GridState | None = None, log=print,
-             python: str | None = None) -> Summary:
+             python: str | None = None, forget_done: bool = False) -> Summary:
     """Run ``grid`` (outputs under ``out``) on ``executor``; returns the summary (raises SCCLError
-    only for problems of the driver itself: lock held, folder unwritable, conflicting results)."""
+    only for problems of the driver itself: lock held, folder unwritable, conflicting results).
+    ``forget_done``: ignore (delete) earlier done markers, once the lock is held."""
     out = Path(out).resolve()
     state = state or GridState(out)
     python = python or sys.executable
     state.prepare()
     with state.locked():
+        if forget_done:
+            try:
+                state.forget_done()
+            except OSError as exc:
+                raise write_error(state.done_dir, exc) from None
         return _run(grid, out, executor, state, log, python)
 
 
@@ -201,7 +206,3 @@ def raise_on_failure(summary: Summary, rerun: str = "rerun the same command") ->
     first = next((f"{i}: {m}" for i, m in summary.messages.items() if summary.runs.get(i) == "failed"), "")
     raise SCCLError(f"{nf} run(s) failed and {nn} were not run because of them (first: {first}); fix the cause "
                     f"and {rerun}: finished runs are skipped")
-
-
-def command_line(argv) -> str:
-    return shlex.join(["python", *map(str, argv)])

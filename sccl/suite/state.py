@@ -164,12 +164,12 @@ class GridState:
     # ------------------------------------------------------------------ setup
     def prepare(self) -> None:
         """Create the folders and check that something can be written there (clear error if not)."""
-        probe = self.dir / ".write-probe"
+        probe = self.dir / f".write-probe-{os.getpid()}"
         try:
             for d in (self.out, self.dir, self.done_dir, self.log_dir, self.sub_dir):
                 d.mkdir(parents=True, exist_ok=True)
             save_text("x" * 4096, probe)
-            probe.unlink()
+            probe.unlink(missing_ok=True)
         except OSError as exc:
             raise write_error(probe if self.dir.exists() else self.out, exc) from None
 
@@ -195,6 +195,10 @@ class GridState:
 
     def log_path(self, run_id: str) -> Path:
         return self.log_dir / f"{run_id}.log"
+
+    def forget_done(self) -> None:
+        for marker in self.done_dir.glob("*.json"):
+            marker.unlink(missing_ok=True)
 
     def done_markers(self) -> list[dict]:
         out = []
