@@ -1,0 +1,1 @@
+"""SHD data: reading and validation, merge, download, binning, filters, splits, synthetic SHD."""
