@@ -28,7 +28,8 @@ def main(argv=None) -> int:
           f"{platform.python_version()}, torch {torch.__version__}, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
     runs = [["bench_model.py", "--threads", "2", *(["--quick"] if quick else [])],
-            ["bench_replay.py", "--threads", "1", *(["--literal_budget", "1.0"] if quick else [])]]
+            ["bench_replay.py", "--threads", "1", *(["--literal_budget", "1.0"] if quick else [])],
+            ["bench_epoch.py", "--threads", "2", *(["--quick"] if quick else [])]]
     for cmd in runs:
         print(f"\n## {' '.join(cmd)}\n", flush=True)
         rc = subprocess.call([sys.executable, str(HERE / cmd[0]), *cmd[1:]], cwd=HERE.parent)
