@@ -18,9 +18,10 @@ Rows
    d = 0..3, trained-like weights:
    * baseline (the original, written with the literal oracle ``tests/oracle.py``): every new
      batch is densified and goes through the whole network, the frozen layers recomputed each
-     epoch with autograd on (the LR forward computes ``X @ w1`` with autograd off and switches it
-     on globally before the time loop [Q17]; every tensor requires grad, so the frozen layers are
-     recorded and back-propagated, their ``.grad`` accumulating unused); then the 10 stored
+     epoch with autograd on (the LR forward computes ``X @ w1`` with autograd off, switches it on
+     globally at depth d inside the time loop (d = 0: before it) and never off again [Q17]; every
+     tensor requires grad, so the frozen layers are recorded and back-propagated, their ``.grad``
+     accumulating unused); then the 10 stored
      latents through the layers above d; then the evaluations: each test set is evaluated
      ``EVALS_PER_EPOCH`` = 3 times (s3.0 / Q20: the print, the TXT line and the CSV row each
      recompute the accuracy) by a full forward from the raw input per batch. Autograd during
@@ -53,6 +54,8 @@ correct counts of the epoch's evaluation. float32 rounding differs between the t
 (bench_model.py: gradients agree to ~2e-4) and Adamax's first steps move every weight with a
 nonzero gradient by ~lr whatever the gradient's size, so a weight whose gradient is float noise
 can move by 2 lr the other way: differences of the order of the update are expected, not a bug.
+``--float64_check`` (default on, off with ``--quick``) trains the same epochs once more in
+float64 both ways and reports the same differences, which then shrink by orders of magnitude.
 
 Timing: wall clock, min (median) over ``--repeats`` rounds; within a round baseline and sccl
 alternate (their order flips every round). Every round starts from fresh weights and a fresh
@@ -184,7 +187,7 @@ def replay_latents(net, weights, batches, depth):
 # ----------------------------------------------------------------------------- sccl
 
 class ScclRun:
-    """One sccl run: the once-per-run prefix (``prepare``), then epochs (``epoch``)."""
+    """One sccl run: the once-per-run prefix (``prepare``), then epochs (``train``, ``evaluate``)."""
 
     def __init__(self, net: NetConfig, weights: dict, depth: int | None):
         self.net, self.depth = net, depth
@@ -240,6 +243,28 @@ def firing_rates(net, weights, x):
     return [m.encode(x, d).mean().item() for d in (1, 2, 3)]
 
 
+def float64_check(net: NetConfig, weights: dict, d: dict, ops) -> list[str]:
+    """The epoch's training steps of both implementations in float64 (no timing): with float32
+    rounding gone the trained weights should agree to near float64 precision, which shows that
+    the float32 differences of the main table are rounding amplified, not a divergence. The
+    replay latents go to sccl as items (``encode_items``), not through ``make_buffer``, which
+    stores depth-0 currents as float32 like the original."""
+    w = {k: t.double() for k, t in weights.items()}
+    new = [(x.double(), y) for x, y in d["new"]]
+    rep = [(x.double(), y) for x, y in d["replay"]]
+    lines = []
+    for name, depth in ops:
+        ob = Original(net, w, depth)
+        replay = rep if depth is None else replay_latents(net, ob.w, rep, depth)
+        loss_b = ob.train_epoch(new, replay, depth)
+        sr = ScclRun(net, w, depth)
+        loss_s = sr.train(encode_items(sr.model, new, depth) + encode_items(sr.model, rep, depth))
+        by_w, by_upd = weight_diff(ob, sr)
+        lines.append(f"{name}: loss rel {abs(loss_s - loss_b) / abs(loss_b):.0e}, weights max rel {by_w:.0e}, "
+                     f"diff/update {by_upd:.0e}")
+    return lines
+
+
 # ----------------------------------------------------------------------------- main
 
 def main(argv=None):
@@ -253,12 +278,17 @@ def main(argv=None):
     ap.add_argument("--pretrain_batches", type=int, default=40, help="batches of the pretraining epoch (quick: 10)")
     ap.add_argument("--gain", type=float, default=3.0, help="hidden-weight multiplier of the trained-like set")
     ap.add_argument("--n_rep", type=int, default=18, help="synthetic SHD repetitions per speaker and word")
+    ap.add_argument("--float64_check", action=argparse.BooleanOptionalAction, default=None,
+                    help="also train one epoch of every row in float64 both ways and compare (default: on, "
+                         "off with --quick; ~30 s)")
     ap.add_argument("--eval_autograd", choices=("spec", "on"), default="spec",
                     help="baseline evaluation of the LR epochs: 'spec' = no graph, as heidelberg_latent.py "
                          "[Q17]; 'on' = graph recorded, as the naive / rehearsal scripts [Q50]")
     args = ap.parse_args(argv)
     if args.quick:
         args.repeats, args.old_test, args.pretrain_batches = 1, min(args.old_test, 7), min(args.pretrain_batches, 10)
+    if args.float64_check is None:
+        args.float64_check = not args.quick
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     net = NetConfig()
@@ -399,6 +429,8 @@ def main(argv=None):
         pre_times[wname] = (tb, ts, chk)
         print(f"  pretraining epoch [{wname}]: baseline {min(tb):.1f} s, sccl {min(ts):.2f} s", flush=True)
 
+    f64 = float64_check(net, trained, d, ops) if args.float64_check else []
+
     load1 = os.getloadavg()
     thr = torch.get_num_threads()
     print()
@@ -450,6 +482,8 @@ def main(argv=None):
               f"sccl {min(t['s_once']) + 50 * es:.0f} s")
     ib, is_ = pre_times["init"][0], pre_times["init"][1]
     tb_, ts_ = pre_times["trained-like"][0], pre_times["trained-like"][1]
+    for line in f64:
+        print(f"* float64 check (one epoch's training both ways in float64, trained-like) {line}")
     print(f"* pretraining epoch trained-like / init: baseline {min(tb_) / min(ib):.2f}, sccl {min(ts_) / min(is_):.2f}")
     print(f"* load average before/after: {load0[0]:.2f} / {load1[0]:.2f} (1 min; other processes share the CPUs); "
           f"total {time.perf_counter() - t_start:.0f} s")
