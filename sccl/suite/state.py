@@ -19,33 +19,14 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from sccl.artifacts import save_json, save_text  # noqa: F401  (atomic writes, shared with the artifacts)
 from sccl.errors import SCCLError
 
 NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
-
-
-def save_text(text: str, path: Path) -> Path:
-    """Write ``text`` to a temporary file beside ``path`` and rename it (never a half file)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def save_json(obj, path: Path) -> Path:
-    return save_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", path)
 
 
 def write_error(path: Path, exc: OSError):
