@@ -11,6 +11,9 @@ Every strategy is the same loop (``sccl.training.train_epochs``) fed with
 | rehearsal                | all seven tensors       | raw input batches (optionally sum-pooled) |
 | latent replay, depth d   | the layers above d      | latents of depth d (optionally compressed)|
 
+Which strategy a run uses is a record of :mod:`sccl.registry`; :func:`memory_spec` turns it
+into the memory's recipe at the run's depth and compression.
+
 Batch order per epoch (reference-spec Q43): all new batches, then all replay batches
 (``order="new_then_replay"``, the original's); ``order="interleave"`` alternates them.
 """
@@ -43,6 +46,20 @@ class MemorySpec:
         return self.depth if self.kind == "latent" else None
 
 
+def memory_spec(strategy, depth: int | None, n_frames: int | None) -> MemorySpec | None:
+    """The memory recipe of a :class:`sccl.registry.Strategy` (None: the strategy replays nothing).
+
+    Uncompressed latents take the "new" variant's labels (nothing is pooled)."""
+    from sccl.replay import replay_scheme
+
+    if not strategy.replays:
+        return None
+    if strategy.stores == "raw":
+        return MemorySpec("raw", None, n_frames, *replay_scheme("raw", None))
+    variant = strategy.variant if n_frames is not None else "new"
+    return MemorySpec("latent", depth, n_frames, *replay_scheme(variant, depth))
+
+
 def make_buffer(model, batches: Sequence[tuple], spec: MemorySpec, nb_steps: int, device):
     """Capture the replay memory once from the frozen network: latents and labels together."""
     from sccl.replay import LatentBuffer, compress
@@ -60,16 +77,24 @@ def make_buffer(model, batches: Sequence[tuple], spec: MemorySpec, nb_steps: int
 
 
 def replay_items(buffer, level: int | None, device) -> list[Item]:
+    """Replay items of one buffer, or of a list of buffers in order (None: none)."""
+    if buffer is None:
+        return []
+    if isinstance(buffer, (list, tuple)):
+        return [it for b in buffer for it in replay_items(b, level, device)]
     return [(level, lat, y) for lat, y in buffer.batches(device)]
 
 
 def feed(new_items: Sequence[Item], buffer, level: int | None, device, order: str = "new_then_replay"):
-    """The per-epoch item sequence: new batches then replay batches (or interleaved)."""
+    """The per-epoch item sequence: new batches then replay batches (or interleaved).
+
+    ``buffer``: a memory buffer, a list of them (replayed in order; read at every epoch, so a
+    list that grows between calls is seen), or None."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
 
     def items():
-        replay = replay_items(buffer, level, device) if buffer is not None else []
+        replay = replay_items(buffer, level, device)
         if order == "new_then_replay":
             return [*new_items, *replay]
         mixed = []

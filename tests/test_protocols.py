@@ -10,7 +10,7 @@ import torch
 from sccl import artifacts
 from sccl.config import NetConfig
 from sccl.experiments import class_incremental as ci
-from sccl.experiments.continual import ContinualConfig, split_new
+from sccl.experiments.continual import ContinualConfig, Session, split_new
 from conftest import TINY_NET
 
 NET = NetConfig(**TINY_NET)
@@ -29,9 +29,9 @@ def _cfg(**kw):
 
 def test_faithful_class_memory_is_the_originals_selection(class_dir):
     cfg = _cfg(protocol="faithful")
-    _, pre_train, _, _, _, ids = ci.load_class_run(cfg, class_dir)
+    pre = ci.load(cfg, class_dir)
     old = [c for c in range(20) if c != 3]
-    batches, mem_ids = ci.build_memory(cfg, class_dir, pre_train, ids, old, 8)
+    batches, mem_ids = ci.build_memory(cfg, pre, old)
     want = [i for c in old for i in _ids(class_dir, f"class_{c}", "removed")[:2]]
     assert len(mem_ids) == len(want) == 38
     assert all(torch.equal(a, b) for a, b in zip(mem_ids, want))
@@ -42,17 +42,19 @@ def test_faithful_class_memory_is_the_originals_selection(class_dir):
 def test_faithful_class_memory_overlaps_the_old_test_split(class_dir):
     """The leak the clean protocol removes: faithful memory samples sit in the old test split."""
     cfg = _cfg(protocol="faithful", memory_batches=6)
-    _, pre_train, _, _, _, ids = ci.load_class_run(cfg, class_dir)
-    _, mem_ids = ci.build_memory(cfg, class_dir, pre_train, ids, [c for c in range(20) if c != 3], 8)
+    pre = ci.load(cfg, class_dir)
+    ids = pre.ids(required=True)
+    _, mem_ids = ci.build_memory(cfg, pre, [c for c in range(20) if c != 3])
     test_ids = set(torch.cat(ids["pretrain_test"]).tolist())
     assert set(torch.cat(mem_ids).tolist()) & test_ids
 
 
 def test_clean_class_memory_is_disjoint_from_every_test_set(class_dir):
     cfg = _cfg(protocol="clean")
-    _, pre_train, old_test, removed, _, ids = ci.load_class_run(cfg, class_dir)
+    pre = ci.load(cfg, class_dir)
+    pre_train, ids = pre.pretrain, pre.ids(required=True)
     old = [c for c in range(20) if c != 3]
-    batches, mem_ids = ci.build_memory(cfg, class_dir, pre_train, ids, old, 8)
+    batches, mem_ids = ci.build_memory(cfg, pre, old)
     mem = set(torch.cat(mem_ids).tolist())
     assert len(mem) == 19 * 2 * 8  # distinct samples
     assert not mem & set(torch.cat(ids["pretrain_test"]).tolist())
@@ -100,18 +102,18 @@ def test_latent_run_leaves_frozen_tensors_bit_identical(speaker_dir, tmp_path):
                           nb_epochs=2, depth=1, memory_batches=2).validate()
     sd = artifacts.load_state_dict(speaker_dir / "state_dict_speaker_0.pt")
     captured = {}
-    orig = si.train_and_log
+    orig = Session.__dict__["open"]
 
-    def spy(cfg_, model, *a, **k):
-        captured["model"] = model
-        return orig(cfg_, model, *a, **k)
+    def spy(cls, *a, **k):
+        captured["session"] = orig.__func__(cls, *a, **k)
+        return captured["session"]
 
-    si.train_and_log = spy
+    Session.open = classmethod(spy)
     try:
         si.run(cfg, speaker_dir, tmp_path, torch.device("cpu"), log=lambda m: None)
     finally:
-        si.train_and_log = orig
-    w = captured["model"].weights
+        Session.open = orig
+    w = captured["session"].model.weights
     for name in ("w1", "v1"):  # frozen at depth 1
         assert torch.equal(w[name].detach(), sd[name]), name
     assert any(not torch.equal(w[n].detach(), sd[n]) for n in ("w2", "w3", "w_out", "v2", "v3"))  # trained
