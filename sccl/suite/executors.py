@@ -7,7 +7,9 @@ Both take ready runs (``start``) and report finished ones (``poll``); the driver
 
 * ``LocalPool(jobs)``: at most ``jobs`` runs at a time, ``threads_per_job(jobs)`` torch threads
   each (so they do not oversubscribe the cores). On Linux a run dies with its driver (kill -9
-  of the driver leaves no orphan behind that could still write after a restart).
+  of the driver leaves no orphan behind that could still write after a restart). ``echo=True``
+  also shows a run's stdout / stderr live on the driver's (the testsuite drivers with one job,
+  as the original drivers did); the log file gets it all the same.
 * ``SubmititPool(cluster="slurm" | "local", ...)``: ready runs are submitted as job arrays
   (one array per scheduling round), at most ``array_parallelism`` in flight; ``cpus_per_task``
   threads per run. ``cluster="local"`` is submitit's own local executor: the same code path as
@@ -24,6 +26,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,16 +80,44 @@ def _die_with(parent: int):
     return preexec if _PRCTL is not None else None
 
 
+class _Tee:
+    """Copy a child's stdout and stderr, line by line, into its log file and onto the driver's."""
+
+    def __init__(self, proc: subprocess.Popen, log: Path):
+        self.file = open(log, "w")
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._copy, args=(pipe, stream), daemon=True)
+                        for pipe, stream in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr))]
+        for t in self.threads:
+            t.start()
+
+    def _copy(self, pipe, stream) -> None:
+        for line in iter(pipe.readline, ""):
+            with self.lock:
+                self.file.write(line)
+                self.file.flush()
+            stream.write(line)
+            stream.flush()
+        pipe.close()
+
+    def close(self) -> None:
+        for t in self.threads:
+            t.join()
+        self.file.close()
+
+
 class LocalPool:
     name = "local"
 
-    def __init__(self, jobs: int = 1, threads: int | None = None):
+    def __init__(self, jobs: int = 1, threads: int | None = None, echo: bool = False):
         if jobs < 1:
             raise ConfigError(f"--jobs must be >= 1, got {jobs}")
         self.capacity = jobs
         self.threads = threads or threads_per_job(jobs)
+        self.echo = echo
         self.poll_s = 0.05
         self._procs: dict[str, tuple[subprocess.Popen, float]] = {}
+        self._tees: dict[str, _Tee] = {}
 
     def describe(self) -> str:
         return f"local pool, {self.capacity} job(s) x {self.threads} thread(s)"
@@ -99,10 +130,20 @@ class LocalPool:
         env = {**os.environ, **child_env(self.threads)}
         preexec = _die_with(os.getpid())
         for key, argv, cwd, log in items:
-            with open(log, "w") as f:
-                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, preexec_fn=preexec)
+            if self.echo:
+                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL, preexec_fn=preexec, text=True)
+                self._tees[key] = _Tee(proc, log)
+            else:
+                with open(log, "w") as f:
+                    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, preexec_fn=preexec)
             self._procs[key] = (proc, time.time())
+
+    def _ended(self, key: str) -> None:
+        tee = self._tees.pop(key, None)
+        if tee is not None:
+            tee.close()
 
     def poll(self) -> list[Finished]:
         out = []
@@ -110,6 +151,7 @@ class LocalPool:
             rc = proc.poll()
             if rc is not None:
                 del self._procs[key]
+                self._ended(key)
                 out.append(Finished(key, rc, time.time() - t0))
         return out
 
@@ -124,6 +166,8 @@ class LocalPool:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for key in list(self._tees):
+            self._ended(key)
         self._procs.clear()
 
 
@@ -383,9 +427,10 @@ def add_executor_args(p: argparse.ArgumentParser, *, jobs_flag: bool = True) -> 
                         "lines]); flags override it")
 
 
-def make_executor(args: argparse.Namespace, *, submitit_folder: Path, state=None):
+def make_executor(args: argparse.Namespace, *, submitit_folder: Path, state=None, echo: bool = False):
+    """The executor the flags chose; ``echo``: a local pool shows its runs' output live."""
     if args.executor == "local":
-        return LocalPool(getattr(args, "jobs", 1))
+        return LocalPool(getattr(args, "jobs", 1), echo=echo)
     params = cluster_params(args)
     if args.executor == "submitit-local":
         if args.array_parallelism is None and "array_parallelism" not in (
