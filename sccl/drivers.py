@@ -111,8 +111,9 @@ def run_driver_sweep(commands: Sequence[Sequence[str]], *, cwd: Path, conf: Path
     if start:
         log(f"{conf.name}: resuming at run {start + 1} of {n}")
     if args.dry_run:
+        threads = [f"--threads={threads_per_job(args.jobs)}"] if args.executor == "local" else []
         for i, s in enumerate(specs, start + 1):
-            log(f"[{i}/{n}] {shlex.join(s.argv)}")
+            log(f"[{i}/{n}] {shlex.join([*s.argv, *(threads if s.threads_flag else [])])}")
         return 0
     state = GridState(conf.parent, name=conf.name + ".grid")
     executor = make_executor(args, submitit_folder=state.dir / "submitit", state=state,

@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from sccl import registry
 from sccl.errors import ConfigError
+from sccl.registry import EXPERIMENTS, Protocol
 from sccl.suite import sweeps
 from sccl.suite.spec import OUT, Grid, RunSpec
 
@@ -106,14 +108,12 @@ def build_grid(o: GridOptions) -> Grid:
             raise ConfigError(f"unknown strategy {s!r}; choose from "
                               f"{','.join(sorted(set(sweeps.SAMPLE_STRATEGIES + sweeps.CLASS_STRATEGIES)))} or all")
     sweeps.check_choice(o.prog.variants, sweeps.PROGRESSIVE_VARIANTS, "progressive variant")
-    if o.protocol not in ("faithful", "clean"):
-        raise ConfigError(f"--protocol must be faithful or clean, got {o.protocol!r}")
+    protocol = Protocol.parse(o.protocol)
     if not (o.speakers or o.classes or o.progressive):
         raise ConfigError("nothing to run: give --speakers, --classes and/or --progressive (or --paper)")
     for c in o.classes:
         if not 0 <= c < N_CLASSES:
             raise ConfigError(f"--classes: class {c} is not one of 0..{N_CLASSES - 1}")
-    faithful = o.protocol == "faithful"
     grid = Grid()
 
     # the dataset
@@ -143,7 +143,7 @@ def build_grid(o: GridOptions) -> Grid:
         argv = [*cmd, *o.common, *o.continual_args]
         if o.override_epochs is not None:
             argv.append(f"--override_epochs={o.override_epochs}")
-        if o.protocol != "faithful":
+        if protocol is not Protocol.FAITHFUL:
             argv.append(f"--protocol={o.protocol}")
         argv += [f"--statedict_dir={sd}", f"--out_dir={RESULTS[exp]}", "--skip_done"]
         label = f"{exp} {cmd[0].removesuffix('.py')} " + " ".join(a.lstrip("-") for a in cmd[1:])
@@ -163,7 +163,8 @@ def build_grid(o: GridOptions) -> Grid:
     # class-incremental
     if o.classes:
         strategies = o.strategies_for(sweeps.CLASS_STRATEGIES)
-        replaying = faithful and any(s != "naive" for s in strategies)
+        reads = EXPERIMENTS["class"].memory_reads
+        replaying = any("class_lists" in reads(protocol, st) for st in registry.by_sweep(strategies))
         gen = "heidelberg_statedict_generator.py"
         cls = {}
         for c in range(N_CLASSES):
@@ -174,14 +175,14 @@ def build_grid(o: GridOptions) -> Grid:
                 cls[c] = generator(gen, SD_CLASS, [f"--removed_class={c}"], None, "lists",
                                    f"batch lists class {c}", (f"{SD_CLASS}:class_{c}",))
         for c in o.classes:
-            for cmd in sweeps.class_commands(o.klass, [c], strategies):
-                memory = faithful and cmd[0] != "naive.py"
+            for name, cmd in sweeps.class_runs(o.klass, [c], strategies):
+                memory = "class_lists" in reads(protocol, registry.get(name))
                 continual("class", cmd, SD_CLASS, [cls[c], *(cls.values() if memory else [])])
 
     # progressive
     if o.progressive:
-        commands = sweeps.progressive_commands(o.prog)
-        if commands:
+        runs = sweeps.progressive_runs(o.prog)
+        if runs:
             ten = grid.add(RunSpec(
                 "statedicts_class_incremental",
                 ["heidelberg_statedict_generator_10classes.py", f"--nb_epochs={o.pretrain_epochs}", *data_flags,
@@ -190,12 +191,13 @@ def build_grid(o: GridOptions) -> Grid:
                 writes=(f"{SD_PROGRESSIVE}:10classes",
                         *(f"{SD_PROGRESSIVE}:class_{c}" for c in range(10, N_CLASSES)))))
             english = []
-            if faithful:
+            if any("english_lists" in EXPERIMENTS["progressive"].memory_reads(protocol, registry.get(name))
+                   for name, _ in runs):
                 english = [generator("heidelberg_statedict_generator.py", SD_PROGRESSIVE, [f"--removed_class={c}"],
                                      None, "lists", f"batch lists class {c} (progressive)",
                                      (f"{SD_PROGRESSIVE}:class_{c}",)) for c in ENGLISH]
             last = {}  # the runs of one depth and memory size append to one TXT: keep their order
-            for cmd in commands:
+            for _, cmd in runs:
                 key = tuple(a for a in cmd if a.startswith(("--latent_depth=", "--latent_batches=")))
                 prev = last.get(key)
                 last[key] = continual("progressive", cmd, SD_PROGRESSIVE, [ten, *english],
