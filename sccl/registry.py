@@ -56,6 +56,7 @@ class Strategy:
     label: str = ""                # report label
     short: str = ""                # report legend label
     files: str = ""                # output file stem, for strategies without an original output format
+    uncompressed_label: str = ""   # report label of a run of this strategy without compression
 
     @property
     def replays(self) -> bool:
@@ -77,9 +78,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              label="Rehearsal (compressed raw)", short="Reh. comp."),
     Strategy("latent_replay", "latent_replay", "latent", per_class=1, sweep="lr", label="LR", short="LR"),
     Strategy("latent_replay_subsample", "latent_replay_subsample", "latent", sweep="subsample",
-             label="Compressed LR", short="CLR"),
+             label="Compressed LR", short="CLR", uncompressed_label="LR (T' = T)"),
     Strategy("latent_replay_sums", "latent_replay_subsample", "latent", variant="sums", pooling="sum",
-             sweep="sums", label="Compressed LR", short="CLR"),
+             sweep="sums", label="Compressed LR", short="CLR", uncompressed_label="LR (T' = T)"),
 )}
 
 

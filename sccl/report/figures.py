@@ -259,11 +259,15 @@ def memory_figure(section: Section, path: Path) -> Path | None:
             ax.set_xlabel("replay memory (KB, log scale)")
             ax.set_title(EXPERIMENT_TITLE[exp])
         axes[0][0].set_ylabel("final total accuracy (%)")
+        from sccl.registry import find
         from sccl.report.runs import SCRIPT_LABEL, SCRIPT_ORDER
 
-        handles = [Line2D([], [], color=STRATEGY_COLOR.get(s, "#9467bd"), marker="o" if s != "naive" else None,
-                          linestyle=":" if s == "naive" else "none", markersize=8,
-                          label=SCRIPT_LABEL.get(s, s) + (" (no memory)" if s == "naive" else ""))
+        def no_memory(s):
+            return find(s) is not None and not find(s).replays
+
+        handles = [Line2D([], [], color=STRATEGY_COLOR.get(s, "#9467bd"), marker=None if no_memory(s) else "o",
+                          linestyle=":" if no_memory(s) else "none", markersize=8,
+                          label=SCRIPT_LABEL.get(s, s) + (" (no memory)" if no_memory(s) else ""))
                    for s in SCRIPT_ORDER if s in used_s]
         handles += [Line2D([], [], color="0.3", marker=DEPTH_MARKER.get(d, "o"), linestyle="none", markersize=8,
                            label="raw input" if d is None else f"depth {d}")
