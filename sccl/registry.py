@@ -57,6 +57,7 @@ class Strategy:
     short: str = ""                # report legend label
     files: str = ""                # output file stem, for strategies without an original output format
     uncompressed_label: str = ""   # report label of a run of this strategy without compression
+    paper: bool = True             # one of the paper's strategies (in the drivers' default lists, --paper)
 
     @property
     def replays(self) -> bool:

@@ -41,8 +41,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--classes", type=sweeps.int_list, default=None, help="class-incremental: held-out classes, e.g. 0..19")
     g.add_argument("--progressive", action="store_true", help="the progressive (English -> German) runs")
     g.add_argument("--strategies", type=sweeps.str_list, default=["all"],
-                   help="sample / class strategies: all (default) or a comma list of "
-                        "naive,rehearsal,lr,subsample,sums")
+                   help="sample / class strategies: all (default: the paper's) or a comma list of "
+                        + ",".join(dict.fromkeys(sweeps.SAMPLE_CHOICES + sweeps.CLASS_CHOICES)))
     g.add_argument("--tiny", action="store_true",
                    help="one setting per strategy (depth 2, 1 memory batch, 1:2 / 1:10 ratios for 20 steps, "
                         "1 epoch): a smoke grid; sweep flags below still override it")

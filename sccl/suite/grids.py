@@ -73,10 +73,11 @@ class GridOptions:
     synthetic: bool = False
     synthetic_reps: int | None = None
 
-    def strategies_for(self, allowed) -> list[str]:
+    def strategies_for(self, default, choices) -> list[str]:
+        """The strategies of one experiment: ``all`` = the paper's (``default``), or the named ones."""
         if "all" in self.strategies:
-            return list(allowed)
-        return [s for s in self.strategies if s in allowed]
+            return list(default)
+        return [s for s in self.strategies if s in choices]
 
 
 def split_common(extra: list[str]) -> tuple[list[str], list[str]]:
@@ -104,9 +105,9 @@ def _flag_value(args: list[str], name: str) -> str | None:
 def build_grid(o: GridOptions) -> Grid:
     """The grid of ``o``: data, pretrainings, batch lists and continual runs, with dependencies."""
     for s in o.strategies:
-        if s != "all" and s not in sweeps.SAMPLE_STRATEGIES + sweeps.CLASS_STRATEGIES:
+        if s != "all" and s not in sweeps.SAMPLE_CHOICES + sweeps.CLASS_CHOICES:
             raise ConfigError(f"unknown strategy {s!r}; choose from "
-                              f"{','.join(sorted(set(sweeps.SAMPLE_STRATEGIES + sweeps.CLASS_STRATEGIES)))} or all")
+                              f"{','.join(sorted(set(sweeps.SAMPLE_CHOICES + sweeps.CLASS_CHOICES)))} or all")
     sweeps.check_choice(o.prog.variants, sweeps.PROGRESSIVE_VARIANTS, "progressive variant")
     protocol = Protocol.parse(o.protocol)
     if not (o.speakers or o.classes or o.progressive):
@@ -155,14 +156,14 @@ def build_grid(o: GridOptions) -> Grid:
         gen = "heidelberg_statedict_generator.py"
         pre = {s: generator(gen, SD_SPEAKER, [f"--speaker={s}"], o.pretrain_epochs, "pretrain",
                             f"pretrain speaker {s}", (f"{SD_SPEAKER}:speaker_{s}",)) for s in o.speakers}
-        strategies = o.strategies_for(sweeps.SAMPLE_STRATEGIES)
+        strategies = o.strategies_for(sweeps.SAMPLE_STRATEGIES, sweeps.SAMPLE_CHOICES)
         for s in o.speakers:
             for cmd in sweeps.sample_commands(o.sample, [s], strategies):
                 continual("sample", cmd, SD_SPEAKER, [pre[s]])
 
     # class-incremental
     if o.classes:
-        strategies = o.strategies_for(sweeps.CLASS_STRATEGIES)
+        strategies = o.strategies_for(sweeps.CLASS_STRATEGIES, sweeps.CLASS_CHOICES)
         reads = EXPERIMENTS["class"].memory_reads
         replaying = any("class_lists" in reads(protocol, st) for st in registry.by_sweep(strategies))
         gen = "heidelberg_statedict_generator.py"

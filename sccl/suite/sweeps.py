@@ -131,8 +131,15 @@ PROGRESSIVE_SWEEP: dict[str, Callable] = {
         [_script("latent_replay_subsample"), f"--latent_depth={d}", f"--latent_batches={b}", f"--latent_subsample={t}"]
         for t in a.latent_subsample],
 }
-SAMPLE_STRATEGIES = tuple(registry.get(n).sweep for n in SAMPLE_SWEEP)
-CLASS_STRATEGIES = tuple(registry.get(n).sweep for n in CLASS_SWEEP)
+
+
+def _labels(sweep: dict, paper_only: bool) -> tuple[str, ...]:
+    return tuple(registry.get(n).sweep for n in sweep if registry.get(n).paper or not paper_only)
+
+
+# the original drivers' strategies (the default lists, --paper), and every strategy with sweep entries
+SAMPLE_STRATEGIES, SAMPLE_CHOICES = _labels(SAMPLE_SWEEP, True), _labels(SAMPLE_SWEEP, False)
+CLASS_STRATEGIES, CLASS_CHOICES = _labels(CLASS_SWEEP, True), _labels(CLASS_SWEEP, False)
 
 
 def _runs(sweep: dict, a, held: list[str], strategies) -> list[tuple[str, list[str]]]:
