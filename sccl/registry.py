@@ -82,6 +82,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              label="Compressed LR", short="CLR", uncompressed_label="LR (T' = T)"),
     Strategy("latent_replay_sums", "latent_replay_subsample", "latent", variant="sums", pooling="sum",
              sweep="sums", label="Compressed LR", short="CLR", uncompressed_label="LR (T' = T)"),
+    # not in the paper: Replay4NCL-style replay of the stored frames at T' steps (docs/reduced_replay.md)
+    Strategy("latent_replay_reduced", "latent_replay_reduced", "latent", replay="reduced", sweep="reduced",
+             label="Reduced-time LR", short="RLR", files="latent_reduced", paper=False),
 )}
 
 

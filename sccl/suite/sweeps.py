@@ -73,6 +73,8 @@ CLASS_OPTIONS = [
     Option("latent_batches", int_list, [2], "subsample: batches per class"),
     Option("latent_subsample", int_list, [10], "subsample: stored frames"),
     Option("nb_epochs", int, 50, "subsample: epochs"),
+    Option("reduced_depths", int_list, [1, 2, 3], "reduced (not in the paper): depths"),
+    Option("reduced_subsample", int_list, [20], "reduced: stored frames = replayed steps"),
 ]
 PROGRESSIVE_OPTIONS = [
     Option("depths", int_list, [0, 1, 2, 3], "latent depths"),
@@ -86,7 +88,7 @@ TINY = {
     "sample": dict(reharsal_sizes=[1], depths=[2], latent_batches=[1], subsample_depths=[0],
                    latent_subsample=[10], sums_depths=[1], sums_subsample=[1], nb_epochs=1),
     "class": dict(naive_epochs=1, reharsal_sizes=[1], lr_depth=2, lr_epochs=1, depths=[2],
-                  latent_batches=[1], latent_subsample=[10], nb_epochs=1),
+                  latent_batches=[1], latent_subsample=[10], nb_epochs=1, reduced_depths=[2], reduced_subsample=[10]),
     "progressive": dict(depths=[1], latent_batches=[1], latent_subsample=[10]),
 }
 
@@ -124,6 +126,9 @@ CLASS_SWEEP: dict[str, Callable] = {
     "latent_replay_subsample": lambda a, rc: _latent("latent_replay_subsample", rc, a.depths, a, lambda d: [
         [f"--nb_epochs={a.nb_epochs}", f"--latent_subsample={t}", f"--latent_batches={b}"]
         for b in a.latent_batches for t in a.latent_subsample]),
+    "latent_replay_reduced": lambda a, rc: _latent("latent_replay_reduced", rc, a.reduced_depths, a, lambda d: [
+        [f"--nb_epochs={a.nb_epochs}", f"--latent_subsample={t}", f"--latent_batches={b}"]
+        for b in a.latent_batches for t in a.reduced_subsample]),
 }
 PROGRESSIVE_SWEEP: dict[str, Callable] = {
     "latent_replay": lambda a, d, b: [[_script("latent_replay"), f"--latent_depth={d}", f"--latent_batches={b}"]],
