@@ -115,8 +115,9 @@ def faithful_memory(folder: Path, classes, k: int) -> tuple[list, list]:
         names = artifacts.artifact_names(artifacts.class_tag(cl), class_style=True)
         pairs = artifacts.load_pair(folder, names, "removed", hint=hint)
         if k > len(pairs):
-            raise ConfigError(f"--latent_batches / --reharsal_size = {k} but class {cl} has only "
-                              f"{len(pairs)} batches in {folder}: choose at most {len(pairs)}")
+            raise ConfigError(f"{k} memory batches per class wanted but class {cl} has only "
+                              f"{len(pairs)} batches in {folder}: choose at most {len(pairs)}",
+                              setting="memory_batches", value=k)
         batches += pairs[:k]
         id_file = folder / names["ids"]
         if id_file.exists():
@@ -154,7 +155,8 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     pre = load(cfg, statedict_dir)
     n_classes = int(pre.meta.get("n_labels", cfg.net.nb_outputs))
     if cfg.held_out >= n_classes:
-        raise ConfigError(f"--removed_class {cfg.held_out} is not in the data (classes 0..{n_classes - 1})")
+        raise ConfigError(f"class {cfg.held_out} is not in the data (classes 0..{n_classes - 1})",
+                          setting="removed_class", value=cfg.held_out)
     old_classes = [cl for cl in range(n_classes) if cl != cfg.held_out]
     _, gen = seeded(cfg.seed)
     new_train, new_test = split_new(pre.removed, cfg.protocol)

@@ -68,13 +68,13 @@ class ContinualConfig:
         if self.n_frames is not None:
             check_subsample(self.n_frames, self.net.nb_steps)
         if self.memory_batches < 0:
-            raise ConfigError(f"--latent_batches / --reharsal_size must be >= 0, got {self.memory_batches}")
+            raise ConfigError(f"the memory batches must be >= 0, got {self.memory_batches}", setting="memory_batches")
         if self.nb_epochs < 0:
-            raise ConfigError(f"--nb_epochs must be >= 0, got {self.nb_epochs}")
+            raise ConfigError(f"the number of epochs must be >= 0, got {self.nb_epochs}", setting="nb_epochs")
         if not self.lr > 0:
-            raise ConfigError(f"--lr must be > 0, got {self.lr}")
+            raise ConfigError(f"the learning rate must be > 0, got {self.lr}", setting="lr")
         if self.held_out is not None and self.held_out < 0:
-            raise ConfigError(f"the speaker / class must be >= 0, got {self.held_out}")
+            raise ConfigError(f"the held-out speaker / class must be >= 0, got {self.held_out}", setting="held_out")
         self.net.validate()
         return self
 
@@ -123,10 +123,11 @@ def split_new(batches, protocol: str):
     elif protocol is not Protocol.FAITHFUL:  # pragma: no cover - the enum is exhaustive
         raise AssertionError(protocol)
     if not test:
-        raise ConfigError("the new set has no batch to test on (fewer samples than --batch_size)")
+        raise ConfigError("the new set has no batch to test on (fewer samples than the batch size)",
+                          setting="batch_size")
     if not train:
         raise ConfigError("the new set has no batch to train on: it needs at least 2 batches under "
-                          "--protocol clean (use a smaller --batch_size)")
+                          "the clean protocol (use a smaller batch size)", setting="batch_size")
     return train, test
 
 
@@ -192,8 +193,8 @@ def regroup_by_class(pairs, pair_ids, classes, k: int, batch_size: int) -> tuple
         rows = torch.nonzero(ys == cl).flatten()
         if len(rows) < k * batch_size:
             raise ConfigError(f"class {cl} has only {len(rows)} samples in the pretrain train split, "
-                              f"fewer than --latent_batches x --batch_size = {k * batch_size}: "
-                              f"lower --latent_batches")
+                              f"fewer than memory batches x batch size = {k * batch_size}: "
+                              f"store fewer batches", setting="memory_batches", value=k)
         for j in range(k):
             sel = rows[j * batch_size:(j + 1) * batch_size]
             batches.append((xs[sel], ys[sel]))
@@ -218,8 +219,8 @@ def acc_fields(prefix: str, s) -> dict:
 
 def check_memory(wanted: int, available: int, what: str) -> None:
     if wanted > available:
-        raise ConfigError(f"--latent_batches / --reharsal_size = {wanted} but only {available} {what} "
-                          f"exist: choose at most {available}")
+        raise ConfigError(f"{wanted} memory batches wanted but only {available} {what} exist: choose at most "
+                          f"{available}", setting="memory_batches", value=wanted)
 
 
 def run_header(cfg: ContinualConfig, held_out_key: str | None, buffer, dataset: str) -> dict:

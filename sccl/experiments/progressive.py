@@ -68,8 +68,8 @@ def global_and_memory(cfg: ContinualConfig, pre, german: dict) -> tuple[list, li
         english = {c: _removed(pre.folder, c, artifacts.made_by("class", c)) for c in range(10)}
         for c, bs in english.items():
             if len(bs) <= L + 1:
-                raise ConfigError(f"--latent_batches {L}: class {c} has only {len(bs)} batches, the "
-                                  f"faithful global test set needs batch {L + 1}")
+                raise ConfigError(f"{L} memory batches: class {c} has only {len(bs)} batches, the "
+                                  f"faithful global test set needs batch {L + 1}", setting="memory_batches", value=L)
         global_set = [english[c][L + 1] for c in range(10)] + [german[c][0] for c in GERMAN]
         return global_set, [b for _ in range(10) for b in pre.pretrain[:L]]  # ten identical copies (Q31)
     if protocol is Protocol.CLEAN:
@@ -93,17 +93,18 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
 
     cfg.validate()
     if cfg.depth is None:
-        raise ConfigError("the progressive experiment needs --latent_depth 0..3")
+        raise ConfigError("the progressive experiment needs a latent depth 0..3", setting="depth")
     L = cfg.memory_batches
     if L < 1:
-        raise ConfigError(f"--latent_batches must be >= 1, got {L}")
+        raise ConfigError(f"the memory batches must be >= 1, got {L}", setting="memory_batches")
     ten = artifacts.made_by("10classes")
     pre = load_pretraining(statedict_dir, artifacts.TEN_CLASSES_TAG, ten, removed=False)
     keys = pre.meta.get("keys") or []
     german = {c: _removed(pre.folder, c, ten) for c in GERMAN}
     _, gen = seeded(cfg.seed)
     if L > len(pre.pretrain):
-        raise ConfigError(f"--latent_batches {L} but the English train split has {len(pre.pretrain)} batches")
+        raise ConfigError(f"{L} memory batches but the English train split has {len(pre.pretrain)} batches",
+                          setting="memory_batches", value=L)
 
     s = Session.open(cfg, pre.state_dict, device)
     global_set, old_mem = global_and_memory(cfg, pre, german)
