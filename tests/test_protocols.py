@@ -137,3 +137,26 @@ def test_progressive_evaluates_k_plus_10_classes(class_dir, tmp_path):
     assert steps[-1]["global_total"] == en_test + 10 * 8
     line = json.loads((tmp_path / "records" / f"{cfg.run_id}.jsonl").read_text().splitlines()[-1])
     assert line["protocol"] == "clean" and line["dataset"] == "synthetic"
+
+
+def test_progressive_honours_order_interleave(class_dir, tmp_path, monkeypatch):
+    """--order interleave reaches the progressive runs (they train on the shared feed)."""
+    import sccl.training
+    from sccl.experiments import progressive
+
+    seen = []
+    orig = sccl.training.train_epochs
+
+    def spy(model, trainable, feed, **kw):
+        seen.append([int(y[0]) if bool((y == y[0]).all()) else -1 for _, _, y in feed()])
+        return orig(model, trainable, feed, **kw)
+
+    monkeypatch.setattr(sccl.training, "train_epochs", spy)
+    cfg = ContinualConfig(experiment="progressive", script="latent_replay_subsample", held_out=None, net=NET,
+                          batch_size=8, nb_epochs=1, depth=2, memory_batches=1, n_frames=10,
+                          protocol="clean", order="interleave").validate()
+    progressive.run(cfg, class_dir, tmp_path, torch.device("cpu"), log=lambda m: None)
+    first = seen[0]  # class 10: its train batches alternate with the memory's (old classes first)
+    n_new = first.count(10)
+    assert n_new >= 2 and first[0] == 10 and first[1] != 10 and first[2] == 10
+    assert [i for i, c in enumerate(first) if c == 10][:n_new] == list(range(0, 2 * n_new, 2))
