@@ -341,7 +341,7 @@ def run_incremental(cfg: ContinualConfig, task: Task, out_dir: Path, device, *, 
         task.adapt(s.model)
     s.remember(task.memory)
     new_items, old_eval, new_eval = s.items(task.new_train), s.items(task.pre.pretrain_test), s.items(task.new_test)
-    fmt, out = task.fmt, None
+    fmt = task.fmt
     s.open_log(fmt, out_dir, run_header(cfg, task.held_out_key, s.first_buffer, dataset or task.pre.dataset), log)
     out = s.out
     if getattr(fmt, "scores_memory", False):
