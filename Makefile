@@ -34,7 +34,10 @@ demo: install
 bench: install
 	$(PY) benchmarks/run_all.py
 
+# the compression figure's data is written by an analysis command; the report reads records only
 report: install
+	@if [ ! -e $(REPORT_DIR)/compression_example.json ] && ls $(REPORT_DIR)/statedicts_64_elements/state_dict_*.pt >/dev/null 2>&1; then \
+	  $(PY) -m sccl compression --statedict_dir $(REPORT_DIR)/statedicts_64_elements --out $(REPORT_DIR)/compression_example.json; fi
 	$(PY) -m sccl report --results $(REPORT_DIR)
 
 clean:
