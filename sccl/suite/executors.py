@@ -92,12 +92,17 @@ class _Tee:
             t.start()
 
     def _copy(self, pipe, stream) -> None:
-        for line in iter(pipe.readline, ""):
+        shown = True
+        for line in iter(pipe.readline, ""):  # drained to the end whatever happens to the driver's streams
             with self.lock:
                 self.file.write(line)
                 self.file.flush()
-            stream.write(line)
-            stream.flush()
+            if shown:
+                try:
+                    stream.write(line)
+                    stream.flush()
+                except (OSError, ValueError):  # e.g. the driver's stdout is a closed pipe
+                    shown = False
         pipe.close()
 
     def close(self) -> None:
@@ -132,7 +137,7 @@ class LocalPool:
         for key, argv, cwd, log in items:
             if self.echo:
                 proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        stdin=subprocess.DEVNULL, preexec_fn=preexec, text=True)
+                                        stdin=subprocess.DEVNULL, preexec_fn=preexec, text=True, errors="replace")
                 self._tees[key] = _Tee(proc, log)
             else:
                 with open(log, "w") as f:
