@@ -25,7 +25,7 @@ def main(argv=None):
     add_continual_extras(p)
     args = p.parse_args(argv)
     return continual_main(args, experiment="class", strategy="latent_replay", held_out=args.removed_class,
-                          depth=args.latent_depth, memory_batches=1)
+                          depth=args.latent_depth, memory_batches=args.latent_batches)  # kept at 1 (registry)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ class Strategy:
     stores: str                    # "none" | "raw" input counts | "latent" at the run's depth
     variant: str = "new"           # compression variant when compressed: "new" | "sums" | "raw"
     pooling: str = "or"            # run-id / record label of the variant
-    per_class: int | None = None   # class-incremental: fixed memory batches per old class (None: the flag)
+    per_class: int | None = None   # fixed memory batches per old class where the experiment counts per class
+                                   # (class-incremental; None: the script's flag)
     replay: str = "decompress"     # "decompress": back to T steps; "reduced": T' steps, no decompression
     sweep: str = ""                # its name in the testsuites' --strategies lists
     label: str = ""                # report label
@@ -132,6 +133,7 @@ class Experiment:
     folder: str                        # scripts' folder
     held_out: str | None               # record field of the held-out speaker / class
     faithful_reads: tuple[str, ...] = ()
+    per_class_memory: bool = False     # its memory flag counts batches per old class (Strategy.per_class applies)
 
     def memory_reads(self, protocol, strategy: Strategy) -> tuple[str, ...]:
         protocol = Protocol.parse(protocol)
@@ -144,6 +146,6 @@ class Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("sample", "sample_incremental", "speaker"),
-    Experiment("class", "class_incremental", "class", faithful_reads=("class_lists",)),
+    Experiment("class", "class_incremental", "class", faithful_reads=("class_lists",), per_class_memory=True),
     Experiment("progressive", "class_incremental_multiclasses", None, faithful_reads=("english_lists",)),
 )}

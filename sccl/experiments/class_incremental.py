@@ -133,7 +133,7 @@ def load(cfg: ContinualConfig, folder: Path):
 
 def build_memory(cfg: ContinualConfig, pre, old_classes) -> tuple[list, list]:
     """(batches, sample ids) of the replay memory under the run's protocol."""
-    k = cfg.strategy.memory_per_class(cfg.memory_batches)
+    k = cfg.memory_batches  # per old class (a strategy's fixed count is applied by ContinualConfig)
     protocol = Protocol.parse(cfg.protocol)
     if protocol is Protocol.FAITHFUL:
         return faithful_memory(pre.folder, old_classes, k)

@@ -46,6 +46,13 @@ class ContinualConfig:
     protocol: str = "faithful"
     order: str = "new_then_replay"
 
+    def __post_init__(self):
+        # the strategy's fixed memory per old class, where the experiment counts per class
+        # (class latent_replay.py keeps 1 whatever --latent_batches says, Q29): one home, the registry
+        st, exp = registry.find(self.script, self.pooling), registry.EXPERIMENTS.get(self.experiment)
+        if st is not None and exp is not None and exp.per_class_memory:
+            object.__setattr__(self, "memory_batches", st.memory_per_class(self.memory_batches))
+
     @classmethod
     def of(cls, strategy: registry.Strategy, **kw) -> "ContinualConfig":
         """The config of a run of ``strategy`` (its labels filled in)."""
