@@ -45,31 +45,80 @@ def synth_dir(tmp_path_factory) -> Path:
     return d
 
 
-def _pretrain(mode, held_out, data_dir, out_dir, nb_epochs, seed=0, removed_only=False):
+def _pretrain(mode, held_out, data_dir, out_dir, nb_epochs, seed=0, removed_only=False, net=TINY_NET, batch_size=8):
     from sccl.config import NetConfig
     from sccl.data.source import open_merged
     from sccl.experiments.pretrain import PretrainConfig, run_pretrain
 
-    cfg = PretrainConfig(mode=mode, held_out=held_out, net=NetConfig(**TINY_NET), batch_size=8,
+    cfg = PretrainConfig(mode=mode, held_out=held_out, net=NetConfig(**net), batch_size=batch_size,
                          nb_epochs=nb_epochs, lr=2e-3, seed=seed, removed_only=removed_only)
     source = open_merged(data_dir, log=lambda m: None)
     return run_pretrain(cfg, source, out_dir, torch.device("cpu"), log=lambda m: None)
 
 
-@pytest.fixture(scope="session")
-def speaker_dir(synth_dir, tmp_path_factory) -> Path:
+def build_speaker_artifacts(synth_dir: Path, d: Path) -> Path:
     """Artifacts of a pretraining with speaker 0 held out (2 epochs)."""
-    d = tmp_path_factory.mktemp("sd64")
     _pretrain("speaker", 0, synth_dir, d, nb_epochs=2)
     return d
 
 
-@pytest.fixture(scope="session")
-def class_dir(synth_dir, tmp_path_factory) -> Path:
+def build_class_artifacts(synth_dir: Path, d: Path) -> Path:
     """Class 3 pretrained (2 epochs); every other class's batch lists (--removed_only, what the
     faithful class-incremental memory reads); the 10-class English model (2 epochs)."""
-    d = tmp_path_factory.mktemp("sdclass")
     for c in range(20):
         _pretrain("class", c, synth_dir, d, nb_epochs=2, removed_only=c != 3)
     _pretrain("10classes", None, synth_dir, d, nb_epochs=2)
     return d
+
+
+# The tiniest network and few, larger batches: the runs at a script's hard-coded epoch count.
+HARD_NET = dict(nb_hidden=8, nb_steps=10, weight_scale=2.0)
+HARD_BATCH = 16
+
+
+def build_hard_artifacts(synth_dir: Path, d: Path) -> Path:
+    """Untrained (0-epoch) speaker-0 and class-3 artifacts of a tinier network in batches of 16:
+    50 epochs of naive / rehearsal in seconds. (Class 3 only: its hard-coded run uses --protocol
+    clean, whose memory needs no other class's files.)"""
+    kw = dict(nb_epochs=0, net=HARD_NET, batch_size=HARD_BATCH)
+    _pretrain("speaker", 0, synth_dir, d, **kw)
+    _pretrain("class", 3, synth_dir, d, **kw)
+    # speaker 1 in batches of 80: its 80 samples make ONE new batch (the clean-protocol refusal)
+    _pretrain("speaker", 1, synth_dir, d, nb_epochs=0, net=HARD_NET, batch_size=80)
+    return d
+
+
+@pytest.fixture(scope="session")
+def speaker_dir(synth_dir, tmp_path_factory) -> Path:
+    """Artifacts of a pretraining with speaker 0 held out (2 epochs); tests/golden/ depends on them."""
+    return build_speaker_artifacts(synth_dir, tmp_path_factory.mktemp("sd64"))
+
+
+@pytest.fixture(scope="session")
+def class_dir(synth_dir, tmp_path_factory) -> Path:
+    """See :func:`build_class_artifacts`; tests/golden/ depends on them."""
+    return build_class_artifacts(synth_dir, tmp_path_factory.mktemp("sdclass"))
+
+
+class ScriptRuns:
+    """Every script of tests/scenarios.py, run once (one interpreter) with SCCL_TRACE set."""
+
+    def __init__(self, work: Path, specs: list[dict], status: dict):
+        self.work, self.specs, self.status = work, {s["name"]: s for s in specs}, status
+
+    def trace(self, name: str) -> Path:
+        return Path(self.specs[name]["trace"])
+
+
+@pytest.fixture(scope="session")
+def hard_dir(synth_dir, tmp_path_factory) -> Path:
+    return build_hard_artifacts(synth_dir, tmp_path_factory.mktemp("sdhard"))
+
+
+@pytest.fixture(scope="session")
+def script_runs(synth_dir, speaker_dir, class_dir, hard_dir, tmp_path_factory) -> ScriptRuns:
+    import scenarios
+
+    work = tmp_path_factory.mktemp("script_runs")
+    specs = scenarios.plan(work, speaker_dir, class_dir, synth_dir, hard_dir, trace=True)
+    return ScriptRuns(work, specs, scenarios.execute(specs, work))
