@@ -50,7 +50,7 @@ def collect(work: Path, speaker_dir: Path, class_dir: Path, synth_dir: Path, har
 
     runs = work / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    specs = scenarios.plan(runs, speaker_dir, class_dir, synth_dir, hard_dir, trace=False)
+    specs = scenarios.plan(runs, speaker_dir, class_dir, synth_dir, hard_dir, trace=False, refused=False)
     status = scenarios.execute(specs, runs)
     bad = {k: v for k, v in status.items() if v != 0}
     if bad:
@@ -71,6 +71,14 @@ def compare(got: dict[str, dict[str, bytes]], golden: Path = GOLDEN) -> list[str
     return diffs
 
 
+def _quiet_build(work: Path):
+    import contextlib
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):  # the "[dataset: synthetic]" notes
+        return build_artifacts(work)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=None)
@@ -81,7 +89,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     work = args.work or Path(tempfile.mkdtemp(prefix="sccl-golden-"))
     try:
-        synth, spk, cls, hard = build_artifacts(work)
+        synth, spk, cls, hard = _quiet_build(work)
         got = collect(work, spk, cls, synth, hard)
         if args.check:
             diffs = compare(got)

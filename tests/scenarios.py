@@ -111,7 +111,7 @@ def names() -> list[str]:
 
 
 def plan(work: Path, speaker_dir: Path, class_dir: Path, synth_dir: Path, hard_dir: Path, *,
-         trace: bool = True, generators: bool = True) -> list[dict]:
+         trace: bool = True, generators: bool = True, refused: bool = True) -> list[dict]:
     """The runner's plan: every continual run (own out folder), then generators and analysis."""
     work = Path(work)
     specs = []
@@ -123,7 +123,7 @@ def plan(work: Path, speaker_dir: Path, class_dir: Path, synth_dir: Path, hard_d
                       "argv": [*argv, f"--statedict_dir={d}", f"--out_dir={out}"],
                       "trace": str(work / f"{name}.trace.jsonl") if trace else None,
                       "stdout": str(work / f"{name}.stdout")})
-    for name, (script, flags, _) in REFUSED.items():
+    for name, (script, flags, _) in (REFUSED if refused else {}).items():
         out = work / name
         out.mkdir(parents=True, exist_ok=True)
         specs.append({"name": name, "script": script, "out": str(out), "trace": None,
