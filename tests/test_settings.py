@@ -120,6 +120,8 @@ class Samples:
             pairs.append((class_dir, cn, "removed", "removed") if c < 10 or not ten_made else
                          (class_dir, {**cn, "ids": ten["ids"]}, "removed", f"removed_class_{c}"))
         for folder, names, which, key in pairs:
+            if not (folder / names[f"{which}_x"]).exists():  # the hard-coded-epoch folder has fewer
+                continue
             xs = artifacts.load(folder / names[f"{which}_x"])
             ys = artifacts.load(folder / names[f"{which}_y"])
             ids = artifacts.load(folder / names["ids"])[key]
