@@ -21,10 +21,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("SCCL_NO_PROGRESS", "1")
-os.environ.setdefault("SCCL_KERNEL", "torch")
-
 GOLDEN = HERE / "golden"
 
 
@@ -84,6 +80,9 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("SCCL_NO_PROGRESS", "1")
+    os.environ["SCCL_KERNEL"] = "torch"  # the pretraining artifacts too (the runs get it from scenarios)
     import torch
 
     torch.set_num_threads(1)

@@ -107,9 +107,11 @@ MUTANTS = [
     Mutant("q28-off", "sccl/experiments/class_incremental.py", 'if cfg.protocol == "faithful":',
            'if cfg.protocol == "clean":', k("class-latent_replay_subsample-faithful"),
            "faithful class memory from other classes' removed files (Q28)"),
-    Mutant("q29-off", "sccl/experiments/class_incremental.py",
-           'return 1 if cfg.script == "latent_replay" else cfg.memory_batches', "return cfg.memory_batches",
-           k("class-latent_replay-faithful"), "class latent_replay.py keeps 1 batch per class (Q29)"),
+    # (the script passes memory_batches=1 and per_class_batches in the library repeats the rule: a
+    # mutant of the library line alone changes nothing observable; this one changes the records)
+    Mutant("q29-off", "class_incremental/latent_replay.py", "memory_batches=1, run=run",
+           "memory_batches=args.latent_batches, run=run", k("class-latent_replay-faithful"),
+           "class latent_replay.py keeps 1 batch per class, --latent_batches ignored (Q29)"),
     Mutant("q31-off", "sccl/experiments/progressive.py",
            "old_mem = [b for _ in range(10) for b in en_train[:L]]", "old_mem = list(en_train[:L])",
            k("progressive-latent_replay-faithful"), "ten copies of the first L English batches (Q31)"),
@@ -138,7 +140,7 @@ MUTANTS = [
     Mutant("readout-sum", "sccl/model.py", "return trace.max(dim=0).values.view(B, C)",
            "return trace.sum(dim=0).view(B, C)", ("tests/test_model.py",), "readout = max over time"),
     Mutant("threshold-ge", "sccl/model.py", "torch.gt(u, thr, out=s)", "torch.ge(u, thr, out=s)",
-           ("tests/test_model.py",), "spike when U > 1 strictly"),
+           ("tests/test_model.py", "tests/test_quirks.py"), "spike when U > 1 strictly"),
     # --- output formats --------------------------------------------------------------------------
     Mutant("q23-one-row", "sccl/experiments/sample_incremental.py",
            'return ["%d, %d, %i, %.3f\\n" % (self.s, k, e, old), "%d, %d, %i, %.3f\\n" % (self.s, k, e, new)]',
@@ -230,7 +232,7 @@ def main(argv=None) -> int:
             print(f"baseline: the selected tests on the unmutated copy ({', '.join(paths)}) ...", flush=True)
             tb = time.time()
             # the union: whole files that are run without -k, the -k runs of the others
-            plain = sorted({m.tests[0] for m in todo if "-k" not in m.tests})
+            plain = sorted({a for m in todo if "-k" not in m.tests for a in m.tests})
             keyed = sorted({a for m in todo if "-k" in m.tests for a in m.tests if a.startswith("tests/")} - set(plain))
             runs = ([plain] if plain else []) + ([[*keyed, "-k", " or ".join(f"({x})" for x in ks)]] if keyed else [])
             for r in runs:

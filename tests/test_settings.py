@@ -26,6 +26,13 @@ ABOVE = {0: ("w2", "w3", "w_out", "v1", "v2", "v3"), 1: ("w2", "w3", "w_out", "v
          2: ("w3", "w_out", "v3"), 3: ("w_out",)}
 ADAMAX = {"optimizer": "Adamax", "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0}
 FLAG = "--nb_epochs"
+REINIT = (0.003, 0.003)  # a new class's output column ~ N(mean, std), drawn from the run's seeded CPU generator (Q19)
+
+
+def reinit_columns(n_rows: int, count: int, seed: int = 0) -> list[str]:
+    """Digests of the first ``count`` re-initialised columns a run with ``--seed`` draws."""
+    g = torch.Generator().manual_seed(seed)
+    return [trace.digest(torch.empty(n_rows).normal_(*REINIT, generator=g)) for _ in range(count)]
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,12 @@ SETTINGS = {
 #   generator files, Q30) + batch 0 of each German class; clean = English test split + each
 #   German class's test batch. "previous" = English test + test batches of the German classes
 #   learned before.
+
+
+def _records(script_runs, name: str) -> list[dict]:
+    files = sorted((Path(script_runs.specs[name]["out"]) / "records").glob("*.jsonl"))
+    assert len(files) == 1, files
+    return [json.loads(ln) for ln in files[0].read_text().splitlines()]
 
 
 def _flag(argv, name, default=None):
@@ -294,6 +307,10 @@ def test_sample_and_class_settings(name, script_runs, request):
         assert m["n_frames"] == n_frames and m["depth"] == (depth if kind == "latent" else None)
         memory = _memory_batches(getattr(row, protocol), exp, argv, samples)
         assert [samples.ids(b["samples"]) for b in m["batches"]] == memory, "the replay memory's samples"
+    # what the records (and so the report) say the memory was
+    head = _records(script_runs, name)[0]
+    assert head["memory_samples"] == sum(len(b) for b in memory)
+    assert head["memory_batches"] == (len(memory) if exp == "sample" else len(memory) // 19)
     # every epoch: the new train batches in stored order, then the replay batches, no reshuffle
     want = [*tr.enc(new_train), *tr.mem(memory)]
     for e in range(len(t["epochs"])):
@@ -305,6 +322,9 @@ def test_sample_and_class_settings(name, script_runs, request):
     sd = artifacts.load(folder / f"state_dict_{tag}.pt")
     pretrained = [trace.digest(sd["w_out"][:, c]) for c in range(sd["w_out"].shape[1])]
     assert _columns_changed(pretrained, t["start"]["w_out_columns"]) == ([3] if row.reinit else [])
+    if row.reinit:
+        assert t["start"]["w_out_columns"][3] == reinit_columns(sd["w_out"].shape[0], 1)[0], \
+            "column 3 holds N(0.003, 0.003) draws of the seeded generator"
 
 
 @pytest.mark.parametrize("name", [n for n, r in RUNS.items() if r[0] == "progressive"])
@@ -337,6 +357,9 @@ def test_progressive_settings(name, script_runs, samples, class_dir):
         assert (m["kind"], m["depth"], m["pooling"], m["decompression"]) == (kind, depth, pooling, decomp)
         assert m["n_frames"] == _flag(argv, "latent_subsample")
     assert [samples.ids(bt["samples"]) for bt in tr.memories[0]["batches"]] == old, "old memory"
+    head = _records(script_runs, name)[0]
+    assert (head["memory_batches"], head["memory_samples"]) == (L, sum(len(bt) for bt in old))
+    fresh = reinit_columns(sd["w_out"].shape[0], 10)
     for k, (c, t) in enumerate(zip(range(10, 20), tr.trains)):
         _check_optimiser(t, row, depth)
         assert t["fresh"], "a fresh Adamax per class (Q55)"
@@ -345,6 +368,7 @@ def test_progressive_settings(name, script_runs, samples, class_dir):
         for e in range(len(t["epochs"])):
             assert tr.fed(t, e) == want, f"class {c}, epoch {e + 1}: fed batches / order"
         assert _columns_changed(cols, t["start"]["w_out_columns"]) == [c], f"re-initialised column at class {c}"
+        assert t["start"]["w_out_columns"][c] == fresh[k], f"column {c}: the k-th N(0.003, 0.003) draw"
         cols = t["end"]["w_out_columns"]
     assert [[samples.ids(bt["samples"]) for bt in m["batches"]] for m in tr.memories[1:]] == \
         [[de_mem[c]] for c in range(10, 20)], "one memory batch per German class"
