@@ -124,17 +124,20 @@ def split_new(batches, protocol: str):
 
     train, test = split_batches(batches)
     protocol = Protocol.parse(protocol)
-    if protocol is Protocol.CLEAN:
-        if len(batches) < 5 and len(batches) > 1:
-            train = [b for b in batches if b is not test[0]]
-    elif protocol is not Protocol.FAITHFUL:  # pragma: no cover - the enum is exhaustive
-        raise AssertionError(protocol)
     if not test:
         raise ConfigError("the new set has no batch to test on (fewer samples than the batch size)",
                           setting="batch_size")
+    if protocol is Protocol.CLEAN:
+        if len(batches) < 5:
+            # clean never trains on the test batch; with a single new batch nothing is left to train
+            # on, and the run is refused rather than silently falling back to the Q12 leak
+            train = [b for b in batches if b is not test[0]]
+    elif protocol is not Protocol.FAITHFUL:  # pragma: no cover - the enum is exhaustive
+        raise AssertionError(protocol)
     if not train:
-        raise ConfigError("the new set has no batch to train on: it needs at least 2 batches under "
-                          "the clean protocol (use a smaller batch size)", setting="batch_size")
+        raise ConfigError(f"the new set has only {len(batches)} batch, which is its test "
+                          f"batch, so none is left to train on: use a smaller batch size (at least 2 "
+                          f"batches are needed) or the faithful protocol", setting="protocol", value="clean")
     return train, test
 
 
