@@ -51,14 +51,22 @@ install_packages() {
 
 pidfile() { echo "$DIR/pids/$1.pid"; }
 
+# whether process $1 exists and is not a zombie (an exited daemon whose parent has not reaped it)
+alive() {
+    case $(ps -o stat= -p "$1" 2>/dev/null) in
+        "" | Z*) return 1 ;;
+    esac
+    return 0
+}
+
 # the PID recorded for daemon $1 if that process is alive and still runs $1
 running_pid() {
     local f pid
     f=$(pidfile "$1")
     [ -f "$f" ] || return 1
     pid=$(cat "$f")
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$1" || return 1
+    [ -n "$pid" ] && alive "$pid" || return 1
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q "$1" || return 1
     echo "$pid"
 }
 
@@ -227,10 +235,10 @@ stop_daemon() {
     fi
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
-        [ -d "/proc/$pid" ] || break
+        alive "$pid" || break
         sleep 0.1
     done
-    if [ -d "/proc/$pid" ]; then
+    if alive "$pid"; then
         say "$name (pid $pid) ignored SIGTERM for 10 s: SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
     fi
@@ -261,6 +269,34 @@ stop() {
     for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
         stop_daemon "${DAEMONS[$i]}"
     done
+    stop_leftover_jobs
+}
+
+# processes of this cluster's jobs that outlived its daemons (a job that ignored the cancel):
+# slurmstepd and job processes carry this cluster's SLURM_CONF in their environment
+leftover_jobs() {
+    local conf="SLURM_CONF=$DIR/etc/slurm.conf" p pid
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [ "$pid" = $$ ] && continue
+        { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "$conf" || continue
+        alive "$pid" || continue
+        if grep -q '^slurmstepd' "$p/comm" 2>/dev/null || { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -q '^SLURM_JOB_ID='; then
+            echo "$pid"
+        fi
+    done
+}
+
+stop_leftover_jobs() {
+    local pids
+    pids=$(leftover_jobs)
+    [ -z "$pids" ] && return 0
+    say "stopping $(echo "$pids" | wc -w) leftover job process(es) of this cluster: $(echo $pids)"
+    kill -TERM $pids 2>/dev/null || true
+    sleep 2
+    pids=$(leftover_jobs)
+    [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+    return 0
 }
 
 status() {
