@@ -330,3 +330,45 @@ def test_driver_killed_during_sbatch_cancels_and_resubmits(tmp_path):
     s = run_grid(g, out, ex, state=state, log=lambda m: None)
     assert s.ok and counts(log) == {"a": 1}
     assert sacct(orphan_id)[orphan_id][0] == "CANCELLED"
+
+
+def test_cancelled_job_on_a_cluster_without_accounting(tmp_path, monkeypatch):
+    """Without accounting (sacct fails) submitit never sees the end of a job cancelled before it
+    started (a running one still writes its result): the driver finds it out of the queue
+    (squeue) without a result and reports it lost, instead of waiting forever."""
+    from sccl.suite import run_grid
+    from sccl.suite.spec import Grid
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "sacct").write_text("#!/bin/sh\necho 'sacct: error: accounting storage is disabled' >&2\nexit 1\n")
+    (fake_bin / "sacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    log, out = tmp_path / "log", tmp_path / "out"
+    log.mkdir()
+    g = Grid()
+    held = g.add(job("held", log))
+    g.add(job("after_held", log, deps=[held]))
+    g.validate()
+    ex, state = pool(out, additional={"begin": "now+600"})  # stays PENDING
+    ex.lost_after_s = 2.0
+    lines: list[str] = []
+    result = {}
+    driver = threading.Thread(target=lambda: result.update(s=run_grid(g, out, ex, state=state, log=lines.append)))
+    driver.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and not (state.submitted(held) or {}).get("job_id"):
+        time.sleep(0.1)
+    job_id = state.submitted(held)["job_id"]
+    assert dict(squeue()).get(job_id) == "PENDING"
+    subprocess.run(["scancel", job_id], check=True, timeout=30)
+    driver.join(timeout=120)
+    assert not driver.is_alive(), "the driver still waits for a cancelled job"
+    s = result["s"]
+    assert (s.count("failed"), s.count("not_run")) == (1, 1), lines
+    failed = [ln for ln in lines if "FAILED" in ln]
+    assert len(failed) == 1 and f"job {job_id} left the queue without a result" in failed[0]
+    assert not (log / "start_held").exists()
+    ex, state = pool(out)
+    s = run_grid(g, out, ex, state=state, log=lines.append)
+    assert s.ok and counts(log) == {"held": 1, "after_held": 1}

@@ -307,6 +307,10 @@ class SubmititPool:
         self.poll_s = params.poll or (0.5 if cluster == "local" else 15.0)
         self._jobs: dict[str, tuple[object, float]] = {}
         self._round = 0
+        self._names: dict[str, str] = {}      # run -> job name (squeue looks jobs up by name)
+        self._gone: dict[str, float] = {}     # run -> when its job was first seen out of the queue
+        self._last_queue_check = 0.0
+        self.lost_after_s = 60.0              # grace before an unaccounted job is called lost
         ex = submitit.AutoExecutor(folder=self.folder, cluster=cluster)
         kw = dict(name="sccl", timeout_min=params.time, cpus_per_task=params.cpus_per_task,
                   gpus_per_node=params.gpus, mem_gb=params.mem_gb, slurm_partition=params.partition,
@@ -352,6 +356,7 @@ class SubmititPool:
                 pending.append((key, self.executor.submit(job_main, list(argv), str(cwd), env, str(log))))
         for key, job in pending:
             self._jobs[key] = (job, now)
+            self._names[key] = name
             self._record(key, {"name": name, "submitted": now, "job_id": job.job_id})
 
     def _belongs(self, job, key: str) -> bool:
@@ -390,6 +395,7 @@ class SubmititPool:
             return False
         if ended_with_result or (queued and queued[0].upper() in IN_FLIGHT):
             self._jobs[key] = (job, float(info.get("submitted", time.time())))
+            self._names[key] = info.get("name", "")
             return True
         return False
 
@@ -407,13 +413,47 @@ class SubmititPool:
             time.sleep(0.5)
         return state
 
+    def _lost(self, waiting: dict) -> dict[str, str]:
+        """Jobs that left the queue without a result while ``sacct`` knows nothing of them (a
+        cluster without accounting: submitit would wait for them forever). ``waiting``: run ->
+        job of the jobs submitit does not see as ended. Looked up with ``squeue`` at most every
+        5 s; a job is lost once it has been out of the queue for ``lost_after_s``."""
+        now = time.time()
+        if self.cluster != "slurm" or not waiting or now - self._last_queue_check < max(5.0, self.poll_s):
+            return {}
+        self._last_queue_check = now
+        names = sorted({self._names.get(k) for k in waiting} - {None, ""})
+        try:
+            proc = subprocess.run(["squeue", "-h", "-r", "-o", "%i", f"--name={','.join(names)}"],
+                                  capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return {}
+        if proc.returncode != 0 or not names:
+            return {}
+        queued = set(proc.stdout.split())
+        lost = {}
+        for key, job in waiting.items():
+            if job.job_id in queued or job.paths.result_pickle.exists() or self._names.get(key) not in names:
+                self._gone.pop(key, None)
+                continue
+            if job.watcher.get_state(job.job_id, mode="cache").split(" ")[0].upper() != "UNKNOWN":
+                continue  # sacct knows it: submitit will see it end
+            first = self._gone.setdefault(key, now)
+            if now - first >= self.lost_after_s:
+                lost[key] = (f"job {job.job_id} left the queue without a result and sacct does not know it "
+                             f"(no accounting on this cluster?): cancelled, timed out or lost")
+        return lost
+
     def poll(self) -> list[Finished]:
         out = []
+        waiting = {}
         for key, (job, t0) in list(self._jobs.items()):
             try:
                 if not job.done():
+                    waiting[key] = job
                     continue
             except Exception:
+                waiting[key] = job
                 continue
             del self._jobs[key]
             rc, message, state = None, "", "COMPLETED"
@@ -441,6 +481,12 @@ class SubmititPool:
                 self.state.forget_submitted(key)
             info = {"job_id": job.job_id, "job_state": state} if self.cluster == "slurm" else {}
             out.append(Finished(key, rc, time.time() - t0, message, info))
+        for key, message in self._lost(waiting).items():
+            job, t0 = self._jobs.pop(key)
+            self._gone.pop(key, None)
+            if self.state is not None:
+                self.state.forget_submitted(key)
+            out.append(Finished(key, None, time.time() - t0, message, {"job_id": job.job_id, "job_state": "UNKNOWN"}))
         return out
 
     def cancel_all(self) -> None:
