@@ -403,7 +403,7 @@ class SubmititPool:
     def _final_state(job, tries: int = 10) -> str:
         """The job's state once the accounting database has its end (it may lag a second)."""
         state = "UNKNOWN"
-        for i in range(tries):
+        for _ in range(tries):
             try:
                 state = job.watcher.get_state(job.job_id, mode="force")
             except Exception:
@@ -499,6 +499,8 @@ class SubmititPool:
             if self.state is not None:
                 self.state.forget_submitted(key)
         self._jobs.clear()
+        self._names.clear()
+        self._gone.clear()
 
 
 # --------------------------------------------------------------------------- flags
