@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.sccl-installed
 DEMO_DIR   ?= results/demo
 REPORT_DIR ?= $(DEMO_DIR)
 
-.PHONY: install test test-slurm demo bench report clean help
+.PHONY: install test test-slurm demo bench report clean help golden mutants
 
 help:
 	@echo "make demo    - the whole pipeline on the embedded synthetic SHD (minutes on 2 cores)"
@@ -16,6 +16,8 @@ help:
 	@echo "make bench   - performance benchmarks (baseline vs sccl, ratios)"
 	@echo "make report  - tables and figures from the result records under results/"
 	@echo "make install - only create .venv and install sccl into it"
+	@echo "make golden  - rewrite tests/golden/ after a deliberate output change (docs/testing.md)"
+	@echo "make mutants - mutation check: every listed one-line change must fail a test (docs/testing.md)"
 
 install: $(STAMP)
 
@@ -33,6 +35,12 @@ test: install
 # single-node cluster on 127.0.0.1, runs tests/test_slurm.py, stops the cluster (docs/sweeps.md)
 test-slurm: install
 	scripts/test_slurm.sh
+
+golden: install
+	OMP_NUM_THREADS=1 $(PY) tests/make_golden.py
+
+mutants: install
+	OMP_NUM_THREADS=1 $(PY) tests/mutants.py
 
 demo: install
 	$(PY) -m sccl demo --out_dir $(DEMO_DIR)
