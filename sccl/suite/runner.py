@@ -187,13 +187,15 @@ def _run(grid, out, executor, state, log, python, policy) -> Summary:
                     skipped = s.kind == "continual" and _skipped_by_child(logf)
                     status[s.id] = "skipped" if skipped else "done"
                     try:
-                        state.mark_done(s, wall_s=round(f.wall_s, 2), skipped_by_script=skipped)
+                        state.mark_done(s, wall_s=round(f.wall_s, 2), skipped_by_script=skipped, **f.info)
                     except OSError as exc:
                         raise write_error(state.done_dir, exc) from None
                     report(s, "skipped" if skipped else "done", f"{f.wall_s:.1f} s" + (" (results existed)" if skipped else ""))
                 else:
                     status[s.id] = "failed"
-                    why = f.message or (f"exit status {f.rc}: " + _why(logf))
+                    job = f.info.get("job_id")
+                    why = f.message or (f"exit status {f.rc}" + (f" (job {job})" if job else "") +
+                                        (f": {_why(logf)}" if _why(logf) else ""))
                     summary.messages[s.id] = why
                     report(s, "FAILED", f"after {f.wall_s:.1f} s, {why} (log: {logf})")
                     block_dependants(s.id)
