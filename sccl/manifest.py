@@ -21,9 +21,11 @@ dataset it was made from (label, sample count and a content fingerprint). It is 
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -223,11 +225,28 @@ def _folder_manifests(folder: Path) -> list[tuple[Path, dict]]:
     return out
 
 
+_PRIMARY: contextvars.ContextVar[Pretraining | None] = contextvars.ContextVar("sccl_pretraining", default=None)
+
+
+@contextmanager
+def reading_for(pre: Pretraining):
+    """While a continual run on ``pre`` runs, every other generator run's file it reads must come
+    from the same dataset and binning (:func:`compatible`)."""
+    token = _PRIMARY.set(pre)
+    try:
+        yield pre
+    finally:
+        _PRIMARY.reset(token)
+
+
 def check_file(path: Path, *, made_by: str | None = None) -> None:
     """A file read from a folder with manifests must be one a manifest lists, unchanged.
     Folders without any manifest (hand-made test fixtures, other tools) are not checked here:
     a continual run checks its own set with :func:`load_verified` first."""
     path = Path(path)
+    pre = _PRIMARY.get()
+    if pre is not None and not (path.parent.resolve() == pre.folder.resolve() and path.name in pre.body["files"]):
+        compatible(pre, path)
     listed = [(p, b) for p, b in _folder_manifests(path.parent) if path.name in b["files"]]
     if not listed:
         if _folder_manifests(path.parent) and not path.name.startswith(PREFIX):
@@ -248,9 +267,11 @@ def compatible(primary: Pretraining, other_path: Path) -> None:
     """An auxiliary file (another generator run's batch list) must come from the same dataset
     and the same binning as the run's own pretraining."""
     other_path = Path(other_path)
+    digest = file_digest(other_path)
     for p, b in _folder_manifests(other_path.parent):
-        if other_path.name not in b["files"]:
-            continue
+        e = b["files"].get(other_path.name)
+        if e is None or digest != (e.get("size"), e.get("sha256")):
+            continue  # only the manifest that vouches for the file's current bytes tells its origin
         theirs, ours = b.get("dataset", {}).get("fingerprint"), primary.dataset_fingerprint
         if theirs != ours:
             raise ArtifactError(f"{other_path} was made from another dataset than {primary.path.name} "

@@ -32,9 +32,9 @@ def check_out_dir(path: Path, flag: str = "--out_dir", *, files=(), dirs=()) -> 
         raise SCCLError(f"{flag} {path} is a file, not a folder: choose another {flag}")
     base = _nearest_existing(path.absolute())
     if not base.is_dir():
-        raise SCCLError(f"{flag} {path} cannot be made: {base} is a file, not a folder; choose another {flag}")
+        raise SCCLError(f"cannot write {path} ({flag}): {base} is a file, not a folder; choose another {flag}")
     if not os.access(base, os.W_OK | os.X_OK) or not _probe(base):
-        raise SCCLError(f"{flag} {path} is not writable ({base} does not accept new files): fix its "
+        raise SCCLError(f"cannot write {path} ({flag}): {base} does not accept new files; fix its "
                         f"permissions or choose another {flag}")
     for name in dirs:
         sub = path / name

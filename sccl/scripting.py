@@ -132,8 +132,8 @@ def continual_main(args: argparse.Namespace, *, experiment: str, script: str, he
     check_memory_flag(args, script, memory_batches)
     ignored_flag_notices(args, memory_batches)
     preflight.check_out_dir(args.out_dir, "--out_dir", dirs=["records"])
-    cfg = resolved_config(args, experiment=experiment, script=script, held_out=held_out, depth=depth,
-                          memory_batches=memory_batches, n_frames=n_frames, pooling=pooling)
+    cfg, pre = resolved_config(args, experiment=experiment, script=script, held_out=held_out, depth=depth,
+                               memory_batches=memory_batches, n_frames=n_frames, pooling=pooling)
     from sccl.results import records_path, run_done
 
     def done() -> bool:
@@ -144,7 +144,9 @@ def continual_main(args: argparse.Namespace, *, experiment: str, script: str, he
 
     if done():
         return 0
-    with runclaim.claim(args.out_dir, cfg.run_id) as waited:
+    from sccl.manifest import reading_for
+
+    with runclaim.claim(args.out_dir, cfg.run_id) as waited, reading_for(pre):
         if waited and done():  # the other copy of this run finished it
             return 0
         device = select_device(args.device)
@@ -183,7 +185,7 @@ def resolved_config(args: argparse.Namespace, *, experiment: str, script: str, h
                            batch_size=fixed["batch_size"], nb_epochs=effective_epochs(args), lr=args.lr,
                            depth=depth, memory_batches=plain(memory_batches), n_frames=plain(n_frames), pooling=pooling,
                            seed=args.seed, protocol=args.protocol, order=args.order,
-                           dataset_fp=pre.dataset_fingerprint, pretraining=pre.hash).validate()
+                           dataset_fp=pre.dataset_fingerprint, pretraining=pre.hash).validate(), pre
 
 
 def _memory_flag(args: argparse.Namespace) -> str:
