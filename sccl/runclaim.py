@@ -8,7 +8,7 @@ A continual run takes :func:`claim` before it loads anything. The claim is
   copies started before either finished share the key: only the first to commit appends, the
   other rewrites the same TXT / records and appends nothing. A run started after the previous
   one completed gets a new key and appends again, as the original does for a deliberate rerun.
-* an exclusive ``flock`` on ``records/.claims/<run_id>.lock`` held for the whole run (the
+* an exclusive ``flock`` on ``records/.ledger/claims/<run_id>.lock`` held for the whole run (the
   kernel drops it when the process dies, even by kill -9). A second copy waits for the first
   (one notice line naming its pid), then re-checks ``--skip_done``: a copy orphaned by a killed
   driver and the rerun's copy of the same run therefore end with one set of rows.
@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-CLAIMS = ".claims"
+CLAIMS = ".ledger/claims"  # beside the append ledger: sccl's bookkeeping, not results
 
 _KEY: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("sccl_append_key", default=None)
 
@@ -90,7 +90,7 @@ def claim(out_dir: Path, run_id: str, *, log=None):
     The claim file (and the folders made for it, when left empty) is removed on release."""
     key = append_key(out_dir, run_id)  # before waiting: a copy that waits shares the first one's key
     path = claim_path(out_dir, run_id)
-    made = [d for d in (path.parent.parent, path.parent) if not d.exists()]
+    made = [d for d in (path.parent.parent.parent, path.parent.parent, path.parent) if not d.exists()]
     fd, waited = _lock(path, run_id, log)
     try:
         os.ftruncate(fd, 0)
@@ -106,7 +106,7 @@ def claim(out_dir: Path, run_id: str, *, log=None):
         except OSError:
             pass
         os.close(fd)  # releases the flock
-        for d in (path.parent, *reversed(made)):
+        for d in dict.fromkeys((path.parent, *reversed(made))):
             try:
                 d.rmdir()  # only when empty: a failed first run leaves no records/ folder behind
             except OSError:

@@ -506,7 +506,7 @@ def test_concurrent_copies_of_one_run_append_once(speaker_dir, tmp_path):
     assert "Traceback" not in ea + eb
     assert csv_rows(out) == csv_rows(ref)
     assert records_files(out) == records_files(ref)
-    assert not (out / "records" / ".claims").exists()
+    assert not (out / "records" / ".ledger" / "claims").exists()
 
 
 def test_overlapping_copies_share_one_append_key(speaker_dir, tmp_path):
@@ -554,11 +554,22 @@ def test_killed_run_releases_its_claim(speaker_dir, tmp_path):
     p = _popen(NAIVE, "--speaker=0", "--override_epochs=300", "--threads=1", f"--statedict_dir={speaker_dir}",
                f"--out_dir={out}")
     deadline = time.time() + 120
-    while time.time() < deadline and not list((out / "records" / ".claims").glob("*.lock")):
+    while time.time() < deadline and not list((out / "records" / ".ledger" / "claims").glob("*.lock")):
         time.sleep(0.1)
-    lock = next((out / "records" / ".claims").glob("*.lock"))
+    lock = next((out / "records" / ".ledger" / "claims").glob("*.lock"))
     os.killpg(p.pid, signal.SIGKILL)
     p.communicate()
     assert csv_rows(out) == [] and records_files(out) == []
     with claim(out, lock.stem) as waited:  # the dead copy's claim does not block
         assert waited is False
+
+
+def test_identity_report_groups_speakers_across_their_pretrainings():
+    from sccl.report.runs import config_key
+
+    head = {"experiment": "sample", "script": "naive", "dataset": "synthetic",
+            "config": {"held_out": 0, "seed": 0, "dataset_fp": "a" * 64, "pretraining": "b" * 64}}
+    other = {**head, "config": {**head["config"], "held_out": 1, "pretraining": "c" * 64}}
+    assert config_key(head) == config_key(other)  # one configuration over speakers
+    data = {**head, "config": {**head["config"], "dataset_fp": "d" * 64}}
+    assert config_key(head) != config_key(data)  # another dataset is another configuration

@@ -129,7 +129,7 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
     train, test = split_batches(pre_batches)
     names = artifacts.artifact_names(cfg.tag, class_style=cfg.mode == "class")
     out_dir = Path(out_dir)
-    xs = lambda bs: [b.x.coalesce() for b in bs]  # noqa: E731  (counts; to_dense() is unchanged)
+    xs = lambda bs: [compact(b.x) for b in bs]  # noqa: E731  (counts; to_dense() is unchanged)
     ys = lambda bs: [b.y.clone() for b in bs]  # noqa: E731
     base = {"kind": "pretrain", "mode": cfg.mode, "held_out": cfg.held_out, "tag": cfg.tag,
             "config": {**asdict(cfg), "net": cfg.net.to_dict()}, "dataset": source.dataset,
@@ -219,6 +219,18 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
                          "n_train_batches": len(train), "n_test_batches": len(test),
                          "removed_batches": base["removed_batches"]})
     return record
+
+
+def compact(x: torch.Tensor) -> torch.Tensor:
+    """``x`` coalesced, its indices and values in storages of exactly their size: ``coalesce()``
+    leaves spare, uninitialised capacity that ``torch.save`` writes too, so the same batches
+    would give other bytes (and another sha256 in the manifest) on every run."""
+    import warnings
+
+    x = x.coalesce()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse invariant checks")
+        return torch.sparse_coo_tensor(x.indices().clone(), x.values().clone(), x.shape, is_coalesced=True)
 
 
 def remake_command(cfg: PretrainConfig, dataset: str) -> str:
