@@ -160,25 +160,34 @@ def continual_main(args: argparse.Namespace, *, experiment: str, script: str, he
 PRETRAINING_OF = {"sample": "speaker", "class": "class", "progressive": "10classes"}
 
 
+def pretraining_tag(mode: str, held_out: int | None) -> str:
+    from sccl import artifacts
+
+    if mode == "speaker":
+        return artifacts.speaker_tag(held_out)
+    if mode == "class":
+        return artifacts.class_tag(held_out)
+    return artifacts.TEN_CLASSES_TAG
+
+
 def resolved_config(args: argparse.Namespace, *, experiment: str, script: str, held_out: int | None,
                     depth, memory_batches: int, n_frames, pooling: str):
     """The run's ContinualConfig with the network taken from the verified pretraining manifest
     and the run's inputs (dataset fingerprint, manifest hash) in its identity."""
     from sccl import artifacts, manifest
-    from sccl.config import NetConfig, check_subsample
+    from sccl.config import check_subsample
     from sccl.manifest import plain
     from sccl.experiments.continual import ContinualConfig
 
     mode = PRETRAINING_OF[experiment]
-    tag = {"speaker": artifacts.speaker_tag, "class": artifacts.class_tag}.get(mode, lambda _: artifacts.TEN_CLASSES_TAG)(held_out)
+    tag = pretraining_tag(mode, held_out)
     names = artifacts.artifact_names(tag, class_style=mode == "class")
     if held_out is not None and held_out < 0:
         ContinualConfig(experiment=experiment, script=script, held_out=held_out).validate()
     pre = manifest.load_verified(args.statedict_dir, tag, made_by=artifacts.made_by(mode, held_out),
                                  needs=[names["state_dict"], names["pretrain_x"], names["pretrain_test_x"]])
     fixed = manifest.resolve_net(args, pre)
-    net = NetConfig(**{k: (fixed[k] if k in fixed else manifest.plain(getattr(args, k)))
-                       for k in manifest.net_fields()}).validate()
+    net = _net(args, fixed)
     if n_frames is not None:
         check_subsample(n_frames, net.nb_steps)
     return ContinualConfig(experiment=experiment, script=script, held_out=held_out, net=net,
@@ -219,3 +228,31 @@ def ignored_flag_notices(args: argparse.Namespace, memory_batches: int, *, say=N
     for line in lines:
         say(line)
     return lines
+
+
+def mark_fixed(p: argparse.ArgumentParser) -> None:
+    """For scripts that read a pretraining: tell given network flags from defaults."""
+    from sccl.manifest import FIXED, mark_defaults
+
+    mark_defaults(p, FIXED)
+
+
+def pretrained_net(args: argparse.Namespace, mode: str, held_out: int | None, folder: Path):
+    """The NetConfig of the verified pretraining ``(mode, held_out)`` in ``folder``, the given
+    network flags checked against it (the analysis scripts; see :func:`resolved_config`)."""
+    from sccl import artifacts, manifest
+
+    tag = pretraining_tag(mode, held_out)
+    names = artifacts.artifact_names(tag, class_style=mode == "class")
+    pre = manifest.load_verified(folder, tag, made_by=artifacts.made_by(mode, held_out),
+                                 needs=[names["state_dict"], names["pretrain_test_x"]])
+    return _net(args, manifest.resolve_net(args, pre))
+
+
+def _net(args: argparse.Namespace, fixed: dict):
+    """NetConfig of the pretraining's fixed values and the run's own (reg_1, reg_2)."""
+    from sccl import manifest
+    from sccl.config import NetConfig
+
+    return NetConfig(**{k: (fixed[k] if k in fixed else manifest.plain(getattr(args, k)))
+                        for k in manifest.net_fields()}).validate()
