@@ -573,3 +573,38 @@ def test_identity_report_groups_speakers_across_their_pretrainings():
     assert config_key(head) == config_key(other)  # one configuration over speakers
     data = {**head, "config": {**head["config"], "dataset_fp": "d" * 64}}
     assert config_key(head) != config_key(data)  # another dataset is another configuration
+
+
+# ============================================================ drivers: progress keyed by the sweep
+
+def test_progress_is_keyed_by_the_sweeps_arguments(tmp_path):
+    from sccl.suite import progress
+
+    conf = tmp_path / "test.conf"
+    a = [["naive.py", "--speaker=0"], ["naive.py", "--speaker=1"], ["naive.py", "--speaker=2"]]
+    b = [["naive.py", "--speaker=0", "--nb_epochs=5"], ["naive.py", "--speaker=1", "--nb_epochs=5"]]
+    said = []
+    assert progress.read(conf, a, log=said.append) == 0
+    progress.write(conf, a, 2)
+    assert conf.read_text() == "2\n"  # the original's format
+    assert progress.read(conf, [[*c, "--threads=2", "--skip_done"] for c in a]) == 2  # same sweep
+    assert progress.read(conf, b, log=said.append) == 0  # another sweep does not skip runs silently
+    assert len(said) == 1 and said[0].startswith("notice: test.conf holds the progress of another sweep")
+    progress.write(conf, b, 1)
+    assert progress.read(conf, a) == 2 and progress.read(conf, b) == 1  # each resumes where it was
+    conf.unlink()  # deleting test.conf restarts every sweep
+    assert progress.read(conf, a) == 0 and progress.read(conf, b) == 0
+
+
+def test_progress_of_an_older_driver_is_trusted_with_a_notice(tmp_path):
+    from sccl.suite import progress
+
+    conf = tmp_path / "test.conf"
+    conf.write_text("1\n")
+    said = []
+    assert progress.read(conf, [["a.py"], ["b.py"]], log=said.append) == 1
+    assert len(said) == 1 and "resuming at run 2" in said[0]
+    conf.write_text("x\n")
+    from sccl.errors import ConfigError
+    with pytest.raises(ConfigError, match="one integer"):
+        progress.read(conf, [["a.py"]])
