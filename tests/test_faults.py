@@ -608,3 +608,10 @@ def test_progress_of_an_older_driver_is_trusted_with_a_notice(tmp_path):
     from sccl.errors import ConfigError
     with pytest.raises(ConfigError, match="one integer"):
         progress.read(conf, [["a.py"]])
+
+
+def test_output_demo_under_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    res = call("sccl", "demo", "--quick", "--out_dir", tmp_path / "f" / "demo")
+    one_line_error(res, "--out_dir")
+    assert "sccl demo:" not in res.stdout  # refused before the first step
