@@ -615,3 +615,54 @@ def test_output_demo_under_a_file(tmp_path):
     res = call("sccl", "demo", "--quick", "--out_dir", tmp_path / "f" / "demo")
     one_line_error(res, "--out_dir")
     assert "sccl demo:" not in res.stdout  # refused before the first step
+
+
+# ============================================================ drivers: kills and concurrent drivers
+
+SUITE = "sample_incremental/testsuite.py"
+SWEEP = ["--speakers", "0", "--strategies", "naive,lr", "--depths", "3", "--latent_batches", "1", "--nb_epochs", "1",
+         "--override_epochs=1"]
+SWEEP_RUNS = [(NAIVE, ["--speaker=0", "--nb_epochs=1"]),
+              (LR, ["--speaker=0", "--latent_depth=3", "--latent_batches=1", "--nb_epochs=1"])]
+
+
+def _sweep_reference(speaker_dir, out):
+    """What the uninterrupted sweep writes: its three runs, in order, in this process."""
+    for script, args in SWEEP_RUNS:
+        assert call(script, *args, "--override_epochs=1", "--threads=1", f"--statedict_dir={speaker_dir}",
+                    f"--out_dir={out}").returncode == 0
+
+
+def _driver(speaker_dir, out, conf):
+    env = {**os.environ, "SCCL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, str(ROOT / SUITE), *SWEEP, f"--statedict_dir={speaker_dir}",
+                             f"--out_dir={out}", f"--conf={conf}"], cwd=ROOT / "sample_incremental",
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+
+
+def _comparable(out: Path) -> dict:
+    return {"csv": {p.name: p.read_text() for p in sorted(out.glob("*.csv"))},
+            "txt": {p.name: p.read_text() for p in sorted(out.glob("*.txt"))},
+            "records": records_files(out)}
+
+
+def test_kill_driver_alone_then_immediate_rerun(speaker_dir, tmp_path):
+    ref, out, conf = tmp_path / "ref", tmp_path / "out", tmp_path / "t.conf"
+    _sweep_reference(speaker_dir, ref)
+    d = _driver(speaker_dir, out, conf)
+    deadline = time.time() + 180
+    while time.time() < deadline and not records_files(out):  # the first run has finished
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(d.pid, signal.SIGKILL)  # the driver alone, in the middle of its second (last) run
+    d.communicate()
+    again = _driver(speaker_dir, out, conf)  # at once, while a child of the killed driver may still run
+    o, e = again.communicate(timeout=300)
+    assert again.returncode == 0, e[-3000:]
+    assert "Traceback" not in o + e
+    try:
+        os.killpg(d.pid, 0)
+        time.sleep(5)  # a surviving child would show up as a second set of rows below
+    except ProcessLookupError:
+        pass
+    assert _comparable(out) == _comparable(ref)
