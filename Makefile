@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.sccl-installed
 DEMO_DIR   ?= results/demo
 REPORT_DIR ?= $(DEMO_DIR)
 
-.PHONY: install test demo bench report clean help
+.PHONY: install test demo bench report clean help golden mutants
 
 help:
 	@echo "make demo    - the whole pipeline on the embedded synthetic SHD (minutes on 2 cores)"
@@ -15,6 +15,8 @@ help:
 	@echo "make bench   - performance benchmarks (baseline vs sccl, ratios)"
 	@echo "make report  - tables and figures from the result records under results/"
 	@echo "make install - only create .venv and install sccl into it"
+	@echo "make golden  - rewrite tests/golden/ after a deliberate output change (docs/testing.md)"
+	@echo "make mutants - mutation check: every listed one-line change must fail a test (docs/testing.md)"
 
 install: $(STAMP)
 
@@ -27,6 +29,12 @@ $(STAMP): pyproject.toml requirements.txt
 
 test: install
 	$(PY) -m pytest -q
+
+golden: install
+	OMP_NUM_THREADS=1 $(PY) tests/make_golden.py
+
+mutants: install
+	OMP_NUM_THREADS=1 $(PY) tests/mutants.py
 
 demo: install
 	$(PY) -m sccl demo --out_dir $(DEMO_DIR)

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import torch
 
+from sccl import trace
 from sccl.training import Item
 
 ORDERS = ("new_then_replay", "interleave")
@@ -55,8 +56,10 @@ def make_buffer(model, batches: Sequence[tuple], spec: MemorySpec, nb_steps: int
             if spec.n_frames is not None:
                 lat = compress(lat, spec.n_frames, spec.pooling)
             stored.append((lat, y.to(device)))
-    return LatentBuffer(stored, kind=spec.kind, depth=spec.depth, nb_steps=nb_steps,
-                        n_frames=spec.n_frames or nb_steps, pooling=spec.pooling, mode=spec.decompression)
+    buffer = LatentBuffer(stored, kind=spec.kind, depth=spec.depth, nb_steps=nb_steps,
+                          n_frames=spec.n_frames or nb_steps, pooling=spec.pooling, mode=spec.decompression)
+    trace.memory(spec, batches, buffer, device)  # SCCL_TRACE observation hook (no-op when unset)
+    return buffer
 
 
 def replay_items(buffer, level: int | None, device) -> list[Item]:

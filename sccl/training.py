@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
+from sccl import trace
 from sccl.runtime import progress
 
 Item = tuple  # (level: int | None, x: Tensor, y: Tensor)
@@ -41,11 +42,14 @@ def train_epochs(model, trainable: Sequence[str], feed: Callable[[], Iterable[It
         w.requires_grad_(name in trainable)
     opt = optimizer or adamax([model.weights[n] for n in trainable], lr)
     losses = []
+    seen = trace.Training(model, opt, nb_epochs)  # SCCL_TRACE observation hook (no-op when unset)
     bar = progress(range(nb_epochs), desc=desc, unit="epoch")
     for epoch in bar:
         total = torch.zeros((), dtype=torch.float64)
         n = 0
+        seen.epoch()
         for level, x, y in feed():
+            seen.item(level, x)
             opt.zero_grad()
             logits, spk3 = step_output(model, level, x)
             loss = model.loss(logits, y, spk3)
@@ -58,6 +62,7 @@ def train_epochs(model, trainable: Sequence[str], feed: Callable[[], Iterable[It
         bar.set_postfix(loss=f"{mean:.4f}")
         if after_epoch is not None:
             after_epoch(epoch, mean)
+    seen.end()
     return losses
 
 
@@ -84,6 +89,7 @@ def score(model, items: Sequence[Item]) -> Score:
 
 def score_by_class(model, items: Sequence[Item]) -> tuple[Score, dict[int, Score]]:
     """Accuracy overall and per true class (one forward pass per item)."""
+    trace.evaluated(items)
     hits, labels = [], []
     with torch.no_grad():
         for level, x, y in items:
@@ -101,6 +107,9 @@ def encode_items(model, batches: Sequence[tuple], depth: int | None) -> list[Ite
     """``(x, y)`` batches -> items at ``depth``: the frozen prefix runs once here, not once per
     epoch (its weights never change during a continual-learning run)."""
     if depth is None:
-        return [(None, x, y) for x, y in batches]
-    with torch.no_grad():
-        return [(depth, model.encode(x, depth), y) for x, y in batches]
+        items = [(None, x, y) for x, y in batches]
+    else:
+        with torch.no_grad():
+            items = [(depth, model.encode(x, depth), y) for x, y in batches]
+    trace.encoded(depth, batches, items)
+    return items

@@ -315,8 +315,8 @@ def test_tables_md_content(tmp_path):
             "LR, depth 1, 10 batches = 640 samples, 1:1, 2 epochs, lr 0.0002 | "
             "160.0 KB (35x smaller than raw) | faithful |") in lines
     assert ("| Progressive, final global accuracy (1:2) | 78.4 % | 30.00 (n=1) | - | Compressed LR, depth 2, "
-            "1 batch per old class = 640 samples, 1:2 (or), 2 epochs per class, lr 0.0002 | "
-            "12.0 KB (560x smaller than raw) at the end | faithful |") in lines
+            "10 copies of 1 mixed-class batch = 640 samples stored, 64 distinct, 1:2 (or), 2 epochs per class, "
+            "lr 0.0002 | 12.0 KB (560x smaller than raw) at the end | faithful |") in lines
     assert any(ln.startswith("| Class-incremental, best total accuracy | 92.05 % | not run |") for ln in lines)
     # full sample table rows
     assert ("| Naive | - | 0 | 0 | 1:1 | - | 2 | 0.0002 | 0 | - | 40.00 ± 0.00 | 100.00 ± 0.00 | 45.45 ± 0.00 | "

@@ -98,13 +98,16 @@ def split_new(batches, protocol: str):
     from sccl.data.binning import split_batches
 
     train, test = split_batches(batches)
-    if protocol == "clean" and len(batches) < 5 and len(batches) > 1:
-        train = [b for b in batches if b is not test[0]]
     if not test:
         raise ConfigError("the new set has no batch to test on (fewer samples than --batch_size)")
+    if protocol == "clean" and len(batches) < 5:
+        # clean never trains on the test batch; with a single new batch nothing is left to train
+        # on, and the run is refused rather than silently falling back to the Q12 leak
+        train = [b for b in batches if b is not test[0]]
     if not train:
-        raise ConfigError("the new set has no batch to train on: it needs at least 2 batches under "
-                          "--protocol clean (use a smaller --batch_size)")
+        raise ConfigError(f"--protocol clean: the new set has only {len(batches)} batch, which is its test "
+                          f"batch, so none is left to train on: use a smaller --batch_size (at least 2 "
+                          f"batches are needed) or --protocol faithful")
     return train, test
 
 

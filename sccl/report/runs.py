@@ -303,9 +303,7 @@ class Group:
             parts.append(f"depth {self.depth}")
         mb = self.get("memory_batches") or 0
         if self.script != "naive":
-            ns = self.memory_samples()
-            per = " per old class" if self.experiment in ("class", "progressive") else ""
-            parts.append(f"{mb} batch{'es' if mb != 1 else ''}{per} = {fmt_int(ns)} samples")
+            parts.append(self.memory_label(mb))
         if self.script != "naive":
             pool = self.pooling
             parts.append(self.ratio + (f" ({pool})" if pool not in (None, "-") else ""))
@@ -315,6 +313,20 @@ class Group:
         if self.get("lr") is not None:
             parts.append(f"lr {self.get('lr'):g}")
         return ", ".join(parts)
+
+    def memory_label(self, mb: int) -> str:
+        """What the memory holds. Progressive (records of step 0: the English memory): faithful is
+        ten identical copies of L mixed-class batches (Q31), clean L single-class batches per
+        English class; both say how many samples are stored and how many are distinct."""
+        ns = self.memory_samples()
+        es = "es" if mb != 1 else ""
+        if self.experiment == "progressive":
+            if self.get("protocol", "faithful") == "faithful":
+                distinct = fmt_int(ns / 10) if ns is not None else "?"  # the copies hold the same samples
+                return f"10 copies of {mb} mixed-class batch{es} = {fmt_int(ns)} samples stored, {distinct} distinct"
+            return f"{mb} single-class batch{es} per old class = {fmt_int(ns)} samples stored, {fmt_int(ns)} distinct"
+        per = " per old class" if self.experiment == "class" else ""
+        return f"{mb} batch{es}{per} = {fmt_int(ns)} samples"
 
     def short_label(self) -> str:
         """Legend label: e.g. 'LR d1, 640 samples' / 'CLR d2, 1:10, 1216 samples'."""
