@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 from sccl.config import add_common_args, add_flag, add_run_args, net_config_from_args
+from sccl.registry import PROTOCOLS
+
+ORDERS = ("new_then_replay", "interleave")  # sccl.strategies.ORDERS (not imported: it needs torch)
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -100,9 +103,9 @@ def add_continual_extras(p: argparse.ArgumentParser) -> None:
              help=f"folder with the pretraining artifacts (default: {d('_statedict_dir')})")
     add_flag(p, "out_dir", type=Path, default=d("_script_dir"),
              help="folder for the TXT / CSV / records files (default: this script's folder)")
-    add_flag(p, "protocol", choices=("faithful", "clean"), default="faithful",
+    add_flag(p, "protocol", choices=PROTOCOLS, default="faithful",
              help="faithful: the original's data flow (default); clean: the fixes of docs/protocols.md")
-    add_flag(p, "order", choices=("new_then_replay", "interleave"), default="new_then_replay",
+    add_flag(p, "order", choices=ORDERS, default="new_then_replay",
              help="batch order per epoch (default: new batches, then replay batches, as the original)")
     add_flag(p, "skip_done", action="store_true",
              help="do nothing when this run's records file already exists (used by the testsuites to resume)")
@@ -118,23 +121,30 @@ def effective_epochs(args: argparse.Namespace) -> int:
     return plain(args.nb_epochs) if hard is None else hard
 
 
-def continual_main(args: argparse.Namespace, *, experiment: str, script: str, held_out: int | None,
-                   depth: int | None = None, memory_batches: int = 0, n_frames: int | None = None,
-                   pooling: str = "or", run=None) -> int:
-    """Check everything that can be checked before working (flags, output folder, the
-    pretraining set and its network), then claim the run and run it (docs/integrity.md)."""
-    from sccl import preflight, runclaim
+RUNS = {"sample": "sccl.experiments.sample_incremental", "class": "sccl.experiments.class_incremental",
+        "progressive": "sccl.experiments.progressive"}
+
+
+def continual_main(args: argparse.Namespace, *, experiment: str, strategy: str, held_out: int | None,
+                   depth: int | None = None, memory_batches: int = 0, n_frames: int | None = None) -> int:
+    """A continual script's main: ``strategy`` is a :mod:`sccl.registry` name. Checks everything
+    that can be checked before working (flags, output folder, the pretraining set and its
+    network), then claims the run and runs it (docs/integrity.md)."""
+    from importlib import import_module
+
+    from sccl import preflight, registry, runclaim
     from sccl.config import check_depth
+    from sccl.manifest import reading_for
+    from sccl.results import records_path, run_done
     from sccl.runtime import select_device, set_threads
 
     if depth is not None:
         check_depth(depth)
-    check_memory_flag(args, script, memory_batches)
+    check_memory_flag(args, registry.get(strategy), memory_batches)
     ignored_flag_notices(args, memory_batches)
     preflight.check_out_dir(args.out_dir, "--out_dir", dirs=["records"])
-    cfg, pre = resolved_config(args, experiment=experiment, script=script, held_out=held_out, depth=depth,
-                               memory_batches=memory_batches, n_frames=n_frames, pooling=pooling)
-    from sccl.results import records_path, run_done
+    cfg, pre = resolved_config(args, experiment=experiment, strategy=strategy, held_out=held_out, depth=depth,
+                               memory_batches=memory_batches, n_frames=n_frames)
 
     def done() -> bool:
         if args.skip_done and run_done(args.out_dir, cfg.run_id):
@@ -144,16 +154,13 @@ def continual_main(args: argparse.Namespace, *, experiment: str, script: str, he
 
     if done():
         return 0
-    from sccl.manifest import reading_for
-
     with runclaim.claim(args.out_dir, cfg.run_id) as waited, reading_for(pre):
         if waited and done():  # the other copy of this run finished it
             return 0
         device = select_device(args.device)
         set_threads(args.threads)
-        if run is None:
-            from sccl.experiments.sample_incremental import run
-        run(cfg, args.statedict_dir, args.out_dir, device, log=lambda m: print(m, flush=True))
+        import_module(RUNS[experiment]).run(cfg, args.statedict_dir, args.out_dir, device,
+                                            log=lambda m: print(m, flush=True))
     return 0
 
 
@@ -170,43 +177,44 @@ def pretraining_tag(mode: str, held_out: int | None) -> str:
     return artifacts.TEN_CLASSES_TAG
 
 
-def resolved_config(args: argparse.Namespace, *, experiment: str, script: str, held_out: int | None,
-                    depth, memory_batches: int, n_frames, pooling: str):
+def resolved_config(args: argparse.Namespace, *, experiment: str, strategy: str, held_out: int | None,
+                    depth, memory_batches: int, n_frames):
     """The run's ContinualConfig with the network taken from the verified pretraining manifest
     and the run's inputs (dataset fingerprint, manifest hash) in its identity."""
-    from sccl import artifacts, manifest
+    from sccl import artifacts, manifest, registry
     from sccl.config import check_subsample
-    from sccl.manifest import plain
     from sccl.experiments.continual import ContinualConfig
+    from sccl.manifest import plain
 
     mode = PRETRAINING_OF[experiment]
     tag = pretraining_tag(mode, held_out)
     names = artifacts.artifact_names(tag, class_style=mode == "class")
     if held_out is not None and held_out < 0:
-        ContinualConfig(experiment=experiment, script=script, held_out=held_out).validate()
+        ContinualConfig.of(registry.get(strategy), experiment=experiment, held_out=held_out).validate()
     pre = manifest.load_verified(args.statedict_dir, tag, made_by=artifacts.made_by(mode, held_out),
                                  needs=[names["state_dict"], names["pretrain_x"], names["pretrain_test_x"]])
     fixed = manifest.resolve_net(args, pre)
     net = _net(args, fixed)
     if n_frames is not None:
         check_subsample(n_frames, net.nb_steps)
-    return ContinualConfig(experiment=experiment, script=script, held_out=held_out, net=net,
-                           batch_size=fixed["batch_size"], nb_epochs=effective_epochs(args), lr=args.lr,
-                           depth=depth, memory_batches=plain(memory_batches), n_frames=plain(n_frames), pooling=pooling,
-                           seed=args.seed, protocol=args.protocol, order=args.order,
-                           dataset_fp=pre.dataset_fingerprint, pretraining=pre.hash).validate(), pre
+    cfg = ContinualConfig.of(registry.get(strategy), experiment=experiment, held_out=held_out, net=net,
+                             batch_size=fixed["batch_size"], nb_epochs=effective_epochs(args), lr=args.lr,
+                             depth=depth, memory_batches=plain(memory_batches), n_frames=plain(n_frames),
+                             seed=args.seed, protocol=args.protocol, order=args.order,
+                             dataset_fp=pre.dataset_fingerprint, pretraining=pre.hash)
+    return cfg.validate(), pre
 
 
 def _memory_flag(args: argparse.Namespace) -> str:
     return "--reharsal_size" if hasattr(args, "reharsal_size") else "--latent_batches"
 
 
-def check_memory_flag(args: argparse.Namespace, script: str, memory_batches: int) -> None:
-    """A script with a replay memory and a zero-size one would run without memory while
+def check_memory_flag(args: argparse.Namespace, strategy, memory_batches: int) -> None:
+    """A strategy with a replay memory and a zero-size one would run without memory while
     reporting a memory (nan accuracy, 0 bytes): refuse it, naming the script without memory."""
     from sccl.errors import ConfigError
 
-    if script != "naive" and memory_batches < 1:
+    if strategy.replays and memory_batches < 1:
         flag = _memory_flag(args)
         raise ConfigError(f"{flag} {memory_batches} leaves this script without a replay memory: choose "
                           f"{flag} >= 1, or run naive.py (the run without memory)")

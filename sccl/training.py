@@ -1,8 +1,9 @@
 """The one training loop and the accuracy function every experiment uses.
 
 A *feed* is a list of ``(level, x, y)`` items in the order they are trained on: ``level`` is
-``None`` for raw input (``x`` sparse or dense ``[B, T, I]`` counts) or a latent depth 0..3
-(``x`` the latent at that depth, ``[B, T, H_d]``). One optimiser step per item, items in the
+``None`` for raw input (``x`` sparse or dense ``[B, T, I]`` counts), a latent depth 0..3
+(``x`` the latent at that depth, ``[B, T, H_d]``) or a strategy's own entry point (an object
+with ``run(model, x)``, see :func:`step_output`). One optimiser step per item, items in the
 given order, no reshuffling (reference-spec s3.0 step 8, Q43): this is how the original
 trains new batches and then replay batches.
 """
@@ -25,8 +26,15 @@ def adamax(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
 
 
 def step_output(model, level, x):
-    """Forward one item from its level: (logits, layer-3 spikes)."""
-    out = model.run(x) if level is None else model.run_from(x, level)
+    """Forward one item from its level: (logits, layer-3 spikes). ``level`` is None (raw input),
+    a latent depth 0..3, or an object with ``run(model, x) -> NetOutput``: a strategy's own replay
+    path (e.g. :class:`sccl.strategies.ReducedTime`)."""
+    if level is None:
+        out = model.run(x)
+    elif isinstance(level, int):
+        out = model.run_from(x, level)
+    else:
+        out = level.run(model, x)
     return out.logits, out.spk3
 
 

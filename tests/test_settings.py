@@ -383,7 +383,7 @@ def test_clean_refuses_a_single_new_batch(name, script_runs):
     spec = script_runs.specs[name]
     assert script_runs.status[name] == scenarios.REFUSED[name][2]
     err = Path(spec["stderr"]).read_text().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: --protocol clean: the new set has only 1 batch"), err
+    assert len(err) == 1 and err[0].startswith("error: --protocol=clean: the new set has only 1 batch"), err
     assert not any(Path(spec["out"]).iterdir()), "a refused run wrote files"
 
 
@@ -393,5 +393,6 @@ def test_split_new_single_batch():
 
     only = object()
     assert split_new([only], "faithful") == ([only], [only])  # the original trains on its test batch (Q12)
-    with pytest.raises(ConfigError, match="--protocol clean"):
+    with pytest.raises(ConfigError, match="only 1 batch") as e:  # library terms; the CLI names --protocol
         split_new([only], "clean")
+    assert (e.value.setting, e.value.value) == ("protocol", "clean")
