@@ -140,11 +140,11 @@ def continual_main(args: argparse.Namespace, *, experiment: str, strategy: str, 
 
     if depth is not None:
         check_depth(depth)
-    check_memory_flag(args, registry.get(strategy), memory_batches)
-    ignored_flag_notices(args, memory_batches)
     preflight.check_out_dir(args.out_dir, "--out_dir", dirs=["records"])
     cfg, pre = resolved_config(args, experiment=experiment, strategy=strategy, held_out=held_out, depth=depth,
                                memory_batches=memory_batches, n_frames=n_frames)
+    check_memory_flag(args, registry.get(strategy), cfg.memory_batches)  # the memory the run really keeps
+    ignored_flag_notices(args, cfg.memory_batches)
 
     def done() -> bool:
         if args.skip_done and run_done(args.out_dir, cfg.run_id):

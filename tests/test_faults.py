@@ -592,6 +592,10 @@ def test_progress_is_keyed_by_the_sweeps_arguments(tmp_path):
     assert len(said) == 1 and said[0].startswith("notice: test.conf holds the progress of another sweep")
     progress.write(conf, b, 1)
     assert progress.read(conf, a) == 2 and progress.read(conf, b) == 1  # each resumes where it was
+    said.clear()
+    conf.write_text("0\n")  # changed by hand: obeyed, as the original's
+    assert progress.read(conf, a, log=said.append) == 0 and "changed" in said[0]
+    progress.write(conf, a, 3)
     conf.unlink()  # deleting test.conf restarts every sweep
     assert progress.read(conf, a) == 0 and progress.read(conf, b) == 0
 
@@ -666,3 +670,19 @@ def test_kill_driver_alone_then_immediate_rerun(speaker_dir, tmp_path):
     except ProcessLookupError:
         pass
     assert _comparable(out) == _comparable(ref)
+
+
+def test_two_identical_drivers_second_refused_naming_the_holder(speaker_dir, tmp_path):
+    out, conf = tmp_path / "out", tmp_path / "t.conf"
+    first = _driver(speaker_dir, out, conf)
+    lock = tmp_path / "t.conf.grid" / "lock"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (lock.exists() and lock.read_text().strip()):
+        time.sleep(0.05)
+    try:
+        res = call(SUITE, *SWEEP, f"--statedict_dir={speaker_dir}", f"--out_dir={out}", f"--conf={conf}")
+        one_line_error(res, f"pid {first.pid}")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.communicate()
+    assert res.stdout.strip() == ""  # refused before it started any run

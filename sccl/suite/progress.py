@@ -8,7 +8,8 @@ progress of each sweep, keyed by a hash of its run commands (the flags that only
 run executes, ``--threads`` and ``--skip_done``, left out):
 
 * a sweep resumes at its own progress, whatever other sweeps did in between;
-* deleting ``test.conf`` still restarts the sweeps (the keyed progress goes with it);
+* deleting ``test.conf`` still restarts the sweeps (the keyed progress goes with it), and a
+  ``test.conf`` changed by hand is obeyed (it says where the next sweep resumes), as the original's;
 * a ``test.conf`` without the keyed file (an older driver's) is trusted as before, with a
   one-line notice that says at which run the sweep resumes and why.
 """
@@ -52,7 +53,7 @@ def _read_keyed(conf: Path) -> dict:
         data = json.loads(keyed_path(conf).read_text())
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return data if isinstance(data, dict) and isinstance(data.get("sweeps"), dict) else {}
 
 
 def read(conf: Path, commands: Sequence[Sequence[str]], *, log=print) -> int:
@@ -64,9 +65,13 @@ def read(conf: Path, commands: Sequence[Sequence[str]], *, log=print) -> int:
         return 0
     value = _read_int(conf)
     keyed = _read_keyed(conf)
+    sweeps = keyed.get("sweeps", {})
     key = sweep_key(commands)
-    if key in keyed:
-        return int(keyed[key].get("next", 0))
+    if keyed and keyed.get("last") != value:  # edited by hand (or by an older driver) since: it says
+        log(f"notice: {conf.name} was changed since this driver wrote it: resuming at run {value + 1} as it says")
+        return value
+    if key in sweeps:
+        return int(sweeps[key].get("next", 0))
     if not keyed:
         if value:
             log(f"notice: {conf.name} (written by an older driver) does not say which sweep it belongs to: "
@@ -84,9 +89,8 @@ def write(conf: Path, commands: Sequence[Sequence[str]], value: int) -> None:
     from sccl.artifacts import save_json, save_text
 
     conf = Path(conf)
-    keyed = _read_keyed(conf) if conf.exists() else {}
-    key = sweep_key(commands)
-    keyed[key] = {"next": value, "runs": len(commands),
-                  "first": shlex.join(str(c) for c in commands[0]) if commands else ""}
-    save_json(keyed, keyed_path(conf))
+    sweeps = _read_keyed(conf).get("sweeps", {}) if conf.exists() else {}
+    sweeps[sweep_key(commands)] = {"next": value, "runs": len(commands),
+                                   "first": shlex.join(str(c) for c in commands[0]) if commands else ""}
+    save_json({"last": value, "sweeps": sweeps}, keyed_path(conf))
     save_text(f"{value}\n", conf)
