@@ -686,3 +686,12 @@ def test_two_identical_drivers_second_refused_naming_the_holder(speaker_dir, tmp
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate()
     assert res.stdout.strip() == ""  # refused before it started any run
+
+
+def test_output_compression_under_a_file(speaker_dir, tmp_path):
+    (tmp_path / "f").write_text("x")
+    one_line_error(call("sccl", "compression", "--statedict_dir", speaker_dir, "--out", tmp_path / "f" / "c.json"),
+                   "--out")
+    (tmp_path / "d.json").mkdir()
+    one_line_error(call("sccl", "compression", "--statedict_dir", speaker_dir, "--out", tmp_path / "d.json"),
+                   "is a folder")
