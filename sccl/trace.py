@@ -130,7 +130,8 @@ class Training:
 
     def item(self, level, x) -> None:
         if self.on:
-            self.epochs[-1].append([level, digest(x)])
+            # a strategy's own entry point (e.g. ReducedTime) is named by its repr
+            self.epochs[-1].append([level if level is None or isinstance(level, int) else repr(level), digest(x)])
 
     def end(self) -> None:
         if not self.on:
