@@ -129,9 +129,9 @@ class Training:
             self.epochs.append([])
 
     def item(self, level, x) -> None:
-        if self.on:
-            # a strategy's own entry point (e.g. ReducedTime) is named by its repr
-            self.epochs[-1].append([level if level is None or isinstance(level, int) else repr(level), digest(x)])
+        if self.on:  # a level is None, a depth, or a strategy's own entry point (named by its class)
+            name = level if level is None or isinstance(level, int) else type(level).__name__
+            self.epochs[-1].append([name, digest(x)])
 
     def end(self) -> None:
         if not self.on:
