@@ -120,6 +120,9 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
          help="torch device, e.g. cpu or cuda:0 (default: cuda when available, else cpu)")
     _add(g, "threads", type=int, default=None,
          help="torch intra-op threads (default: torch's choice; set 1 when running jobs in parallel)")
+    _add(g, "kernel", choices=("auto", "torch", "exact", "native"), default=None,
+         help="what runs the LIF time loops on the CPU (default: $SCCL_KERNEL, else auto = exact when the "
+              "compiled kernel is available, else torch; docs/performance.md)")
 
 
 def add_flag(parser, name: str, **kw):
