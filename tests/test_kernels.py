@@ -244,3 +244,22 @@ def test_pretraining_with_auto_writes_the_bytes_of_torch(native_ops, synth_dir, 
 def test_kernel_flag_is_parsed_by_the_scripts():
     proc = run_script("statedicts_64_elements/heidelberg_statedict_generator.py", "--kernel=fast", check=False)
     assert proc.returncode == 2 and "--kernel" in proc.stderr and "invalid choice" in proc.stderr
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_event_projection_kernels_equal_torch(native_ops, dtype):
+    from sccl.model import InputProjectionFunction, input_events
+
+    x, _ = batch(WIDE, B=5, rate=0.5, dtype=dtype)
+    w1 = weights(WIDE, dtype=dtype)["w1"].requires_grad_(True)
+    ev = input_events(x)
+    B, T, _ = ev.shape
+    ref = InputProjectionFunction.apply(w1, ev)
+    g = torch.randn_like(ref)
+    (g_ref,) = torch.autograd.grad(ref, w1, g)
+    got = native_ops.events_forward(ev.cols, ev.vals, ev.offsets, w1.detach(), B, T)
+    g_tm = g.view(B, T, -1).transpose(0, 1).contiguous()
+    g_got = native_ops.events_backward(ev.rows, ev.cols, ev.vals, g_tm, w1.shape[0])
+    tol = 0 if dtype == torch.float32 else 1e-15        # float64 embedding_bag does not fuse its adds
+    assert rel_err(got, ref.detach().view(B, T, -1).transpose(0, 1)) <= tol
+    assert rel_err(g_got, g_ref) <= tol

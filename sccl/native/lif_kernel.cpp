@@ -36,32 +36,80 @@ inline int active_units(const T* row, int n, int* idx) {
   return m;
 }
 
-// out[0..N) = sum over the active rows j (values val[j]) of val[j] * W[j, :], summed in K blocks of
-// `kb` like the BLAS: each block from zero in ascending j, the block sums added in order.
+// Register-blocked column chunk: CH accumulators that the compiler keeps in vector registers.
 template <typename T>
-inline void spike_rows(T* __restrict out, const T* __restrict W, int N, const int* idx, int m,
-                       const T* val, int kb, T* __restrict tmp) {
-  for (int k = 0; k < N; ++k) out[k] = T(0);
+constexpr int chunk() { return 256 / static_cast<int>(sizeof(T)); }   // 64 floats / 32 doubles
+
+// out[k0 .. k0 + n) of sum over the active rows j (values val[j]) of val[j] * W[j, :], summed in K
+// blocks of `kb` like the BLAS: each block from zero in ascending j, the block sums added in order.
+// n == CH: fixed trip counts (registers); otherwise the same arithmetic with a runtime length.
+template <typename T, int CH>
+inline void spike_rows_chunk(T* __restrict out, const T* __restrict W, int N, int k0, int n, const int* idx,
+                             int m, const T* val, int kb) {
+  T o[CH], a[CH];
+  constexpr int len = CH;
+  (void)n;
+  for (int k = 0; k < len; ++k) o[k] = T(0);
   int i = 0;
   bool first = true;
   while (i < m) {
     const int block_end = (idx[i] / kb + 1) * kb;
-    T* acc = first ? out : tmp;
-    if (!first)
-      for (int k = 0; k < N; ++k) acc[k] = T(0);
+    for (int k = 0; k < len; ++k) a[k] = T(0);
     for (; i < m && idx[i] < block_end; ++i) {
-      const T* w = W + static_cast<int64_t>(idx[i]) * N;
+      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
       const T c = val[idx[i]];
       if (c == T(1)) {
-        for (int k = 0; k < N; ++k) acc[k] = acc[k] + w[k];
+        for (int k = 0; k < len; ++k) a[k] = a[k] + w[k];
       } else {
-        for (int k = 0; k < N; ++k) acc[k] = std::fma(c, w[k], acc[k]);
+        for (int k = 0; k < len; ++k) a[k] = std::fma(c, w[k], a[k]);
       }
     }
-    if (!first)
-      for (int k = 0; k < N; ++k) out[k] = out[k] + acc[k];
+    if (first) {
+      for (int k = 0; k < len; ++k) o[k] = a[k];
+    } else {
+      for (int k = 0; k < len; ++k) o[k] = o[k] + a[k];
+    }
     first = false;
   }
+  for (int k = 0; k < len; ++k) out[k0 + k] = o[k];
+}
+
+template <typename T>
+inline void spike_rows_tail(T* __restrict out, const T* __restrict W, int N, int k0, int n, const int* idx,
+                            int m, const T* val, int kb) {
+  T o[chunk<T>()], a[chunk<T>()];
+  for (int k = 0; k < n; ++k) o[k] = T(0);
+  int i = 0;
+  bool first = true;
+  while (i < m) {
+    const int block_end = (idx[i] / kb + 1) * kb;
+    for (int k = 0; k < n; ++k) a[k] = T(0);
+    for (; i < m && idx[i] < block_end; ++i) {
+      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
+      const T c = val[idx[i]];
+      if (c == T(1)) {
+        for (int k = 0; k < n; ++k) a[k] = a[k] + w[k];
+      } else {
+        for (int k = 0; k < n; ++k) a[k] = std::fma(c, w[k], a[k]);
+      }
+    }
+    if (first) {
+      for (int k = 0; k < n; ++k) o[k] = a[k];
+    } else {
+      for (int k = 0; k < n; ++k) o[k] = o[k] + a[k];
+    }
+    first = false;
+  }
+  for (int k = 0; k < n; ++k) out[k0 + k] = o[k];
+}
+
+template <typename T>
+inline void spike_rows(T* __restrict out, const T* __restrict W, int N, const int* idx, int m, const T* val,
+                       int kb, T* /*unused*/) {
+  constexpr int CH = chunk<T>();
+  int k0 = 0;
+  for (; k0 + CH <= N; k0 += CH) spike_rows_chunk<T, CH>(out, W, N, k0, CH, idx, m, val, kb);
+  if (k0 < N) spike_rows_tail<T>(out, W, N, k0, N - k0, idx, m, val, kb);
 }
 
 // ----------------------------------------------------------------------------------- forward
