@@ -231,7 +231,8 @@ class NativeLayerFunction(torch.autograd.Function):
             T, B, H = ga.shape
             flat = ga.view(T * B, H)
             if need_x:       # dense: the gradient of the lower layer's spikes, as autograd of x @ w
-                g_x = torch.mm(flat, w.t()).view(T, B, w.shape[0])
+                wt = w.t() if ctx.exact else w.t().contiguous()
+                g_x = torch.mm(flat, wt).view(T, B, w.shape[0])
             if need_w:
                 g_w = ops().spike_grad_weight(x.reshape(T * B, w.shape[0]), flat, ctx.exact)
         return g_x, g_w, (gv if need_v else None), None, None, None, None

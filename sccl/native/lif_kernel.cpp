@@ -265,7 +265,8 @@ std::vector<Tensor> lif_backward(const Tensor& g_spk, const Tensor& spk_full, co
   auto opts = mem.options();
   Tensor g = g_spk.contiguous();
   Tensor ga = at::empty({Tn, B, H}, opts);
-  Tensor vt = v.t();
+  // exact: the PyTorch path's transposed view; native: a contiguous copy (MKL's NN kernel is faster here)
+  Tensor vt = exact ? v.t() : v.t().contiguous();
   Tensor gmem = at::zeros({B, H}, opts);
   Tensor tmp = at::empty({B, H}, opts);
   AT_DISPATCH_FLOATING_TYPES(mem.scalar_type(), "lif_backward", [&] {
