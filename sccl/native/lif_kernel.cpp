@@ -19,20 +19,54 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
 using at::Tensor;
 
-// Indices of the nonzero entries of row[0..n).
+// Indices of the nonzero entries of row[0..n), ascending: a vector compare to a bit mask, then the
+// set bits (most of a spike row is zero).
 template <typename T>
 inline int active_units(const T* row, int n, int* idx) {
   int m = 0;
-  for (int j = 0; j < n; ++j) {
-    idx[m] = j;
-    m += (row[j] != T(0));
+  int j = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (; j + 16 <= n; j += 16) {
+      unsigned k = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), zero, _CMP_NEQ_UQ);
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
+  } else {
+    const __m512d zero = _mm512_setzero_pd();
+    for (; j + 8 <= n; j += 8) {
+      unsigned k = _mm512_cmp_pd_mask(_mm512_loadu_pd(row + j), zero, _CMP_NEQ_UQ);
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
   }
+#elif defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+      unsigned k = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(row + j), zero, _CMP_NEQ_UQ));
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
+  } else {
+    const __m256d zero = _mm256_setzero_pd();
+    for (; j + 4 <= n; j += 4) {
+      unsigned k = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(row + j), zero, _CMP_NEQ_UQ));
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
+  }
+#endif
+  for (; j < n; ++j)
+    if (row[j] != T(0)) idx[m++] = j;
   return m;
 }
 
@@ -103,9 +137,51 @@ inline void spike_rows_tail(T* __restrict out, const T* __restrict W, int N, int
   for (int k = 0; k < n; ++k) out[k0 + k] = o[k];
 }
 
+// The same sums for 0/1 rows (every active value is 1), NV vector registers of 64 bytes wide
+// (GCC vector extensions; the accumulators stay in registers over the active rows).
+template <typename T, int NV>
+inline void binary_chunk(T* __restrict out, const T* __restrict W, int N, int k0, const int* idx, int m, int kb) {
+  typedef T V __attribute__((vector_size(64)));
+  constexpr int L = 64 / sizeof(T);
+  V o[NV], a[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) o[v] = V{};
+  int i = 0;
+  bool first = true;
+  while (i < m) {
+    const int block_end = (idx[i] / kb + 1) * kb;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) a[v] = V{};
+    for (; i < m && idx[i] < block_end; ++i) {
+      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        V x;
+        __builtin_memcpy(&x, w + v * L, sizeof(V));
+        a[v] = a[v] + x;
+      }
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) o[v] = first ? a[v] : o[v] + a[v];
+    first = false;
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) __builtin_memcpy(out + k0 + v * L, &o[v], sizeof(V));
+}
+
 template <typename T>
 inline void spike_rows(T* __restrict out, const T* __restrict W, int N, const int* idx, int m, const T* val,
                        int kb, T* /*unused*/) {
+  bool binary = true;
+  for (int i = 0; i < m; ++i) binary &= (val[idx[i]] == T(1));
+  if (binary) {
+    constexpr int L = 64 / sizeof(T);
+    int k0 = 0;
+    for (; k0 + 4 * L <= N; k0 += 4 * L) binary_chunk<T, 4>(out, W, N, k0, idx, m, kb);
+    for (; k0 + L <= N; k0 += L) binary_chunk<T, 1>(out, W, N, k0, idx, m, kb);
+    if (k0 < N) spike_rows_tail<T>(out, W, N, k0, N - k0, idx, m, val, kb);
+    return;
+  }
   constexpr int CH = chunk<T>();
   int k0 = 0;
   for (; k0 + CH <= N; k0 += CH) spike_rows_chunk<T, CH>(out, W, N, k0, CH, idx, m, val, kb);
