@@ -36,6 +36,9 @@ Implementation (see docs/model.md for the derivation and docs/performance.md for
 * the readout's leaky integrator is linear, so the T + 1 trace entries are one matmul with a
   precomputed [T + 1, T] kernel.
 
+On the CPU the layers (and, for ``--kernel native``, the input projection) can instead run in
+sccl's compiled kernel (:mod:`sccl.kernels`; ``auto`` = bit-identical to this module's PyTorch path).
+
 Internally tensors are time-major ``[T, B, N]``; every public function takes and returns the
 batch-major ``[B, T, N]`` layout of the original and of ``sccl.data``.
 :func:`lif_step` is the pure, autograd-differentiable one-step reference used by the tests.
