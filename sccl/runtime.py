@@ -28,13 +28,6 @@ def select_device(name: str | None) -> torch.device:
     return dev
 
 
-def set_kernel(name: str | None) -> str:
-    """Select the LIF kernel (``--kernel``; None: ``$SCCL_KERNEL``, else auto); see sccl.kernels."""
-    from sccl import kernels
-
-    return kernels.set_kernel(name)
-
-
 def set_threads(n: int | None) -> int:
     """Set torch intra-op threads when ``n`` is given; return the count in force."""
     if n is not None:

@@ -45,14 +45,13 @@ def pretrain_parser(description: str, held_out_flag: str | None, script_dir: Pat
 def pretrain_main(args: argparse.Namespace, mode: str, held_out: int | None) -> int:
     from sccl.data.source import open_merged
     from sccl.experiments.pretrain import PretrainConfig, run_pretrain
-    from sccl.runtime import select_device, set_kernel, set_threads
+    from sccl.runtime import select_device, set_threads
 
     cfg = PretrainConfig(mode=mode, held_out=held_out, net=net_config_from_args(args),
                          batch_size=args.batch_size, nb_epochs=args.nb_epochs, lr=args.lr,
                          seed=args.seed, removed_only=getattr(args, "removed_only", False)).validate()
     device = select_device(args.device)
     set_threads(args.threads)
-    set_kernel(args.kernel)
     source = open_merged(args.data_dir, synthetic=args.synthetic, synthetic_seed=0,
                          synthetic_reps=args.synthetic_reps, nb_inputs=cfg.net.nb_inputs,
                          log=lambda m: print(m, file=sys.stderr))
@@ -111,7 +110,7 @@ def continual_main(args: argparse.Namespace, *, experiment: str, script: str, he
                    pooling: str = "or", run=None) -> int:
     from sccl.config import check_depth, check_subsample
     from sccl.experiments.continual import ContinualConfig
-    from sccl.runtime import select_device, set_kernel, set_threads
+    from sccl.runtime import select_device, set_threads
 
     if depth is not None:
         check_depth(depth)
@@ -129,7 +128,6 @@ def continual_main(args: argparse.Namespace, *, experiment: str, script: str, he
         return 0
     device = select_device(args.device)
     set_threads(args.threads)
-    set_kernel(args.kernel)
     if run is None:
         from sccl.experiments.sample_incremental import run
     run(cfg, args.statedict_dir, args.out_dir, device, log=lambda m: print(m, flush=True))

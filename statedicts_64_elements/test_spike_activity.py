@@ -7,7 +7,7 @@ from pathlib import Path
 from sccl.cli_util import run_main
 from sccl.config import add_common_args, add_flag, add_run_args, net_config_from_args
 from sccl.experiments.analysis import spike_activity
-from sccl.runtime import select_device, set_kernel, set_threads
+from sccl.runtime import select_device, set_threads
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,7 +21,6 @@ def main(argv=None):
     add_flag(p, "out_dir", type=Path, default=HERE, help="folder holding the artifacts (default: this folder)")
     args = p.parse_args(argv)
     set_threads(args.threads)
-    set_kernel(args.kernel)
     spike_activity(net_config_from_args(args), args.out_dir, args.speaker, select_device(args.device))
     return 0
 

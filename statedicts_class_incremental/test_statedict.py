@@ -6,7 +6,7 @@ from pathlib import Path
 from sccl.cli_util import run_main
 from sccl.config import add_common_args, add_flag, add_run_args, net_config_from_args
 from sccl.experiments.analysis import statedict_accuracy
-from sccl.runtime import select_device, set_kernel, set_threads
+from sccl.runtime import select_device, set_threads
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,7 +20,6 @@ def main(argv=None):
     add_flag(p, "out_dir", type=Path, default=HERE, help="folder holding the artifacts (default: this folder)")
     args = p.parse_args(argv)
     set_threads(args.threads)
-    set_kernel(args.kernel)
     statedict_accuracy(net_config_from_args(args), args.out_dir, args.removed_class, select_device(args.device))
     return 0
 

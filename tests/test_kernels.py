@@ -263,3 +263,16 @@ def test_event_projection_kernels_equal_torch(native_ops, dtype):
     tol = 0 if dtype == torch.float32 else 1e-15        # float64 embedding_bag does not fuse its adds
     assert rel_err(got, ref.detach().view(B, T, -1).transpose(0, 1)) <= tol
     assert rel_err(g_got, g_ref) <= tol
+
+
+def test_kernel_flag_selects_the_kernel_when_parsed():
+    import argparse
+
+    from sccl.config import add_run_args
+
+    p = argparse.ArgumentParser()
+    add_run_args(p)
+    assert p.parse_args(["--kernel", "torch"]).kernel == "torch" and kernels.choice() == "torch"
+    assert p.parse_args(["--kernel=native"]).kernel == "native" and kernels.choice() == "native"
+    kernels.set_kernel(None)
+    assert p.parse_args([]).kernel is None and kernels.choice() == kernels.set_kernel(None)
