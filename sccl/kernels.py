@@ -104,9 +104,12 @@ def build_tag() -> str:
     return h.hexdigest()[:16]
 
 
-def _build_and_load(verbose: bool = False):
+def _build_and_load(verbose: bool = False, retry: bool = False):
     build = cache_dir() / f"{LIB_NAME}_{build_tag()}"
     so = build / f"{LIB_NAME}.so"
+    failed = build / "FAILED"       # a failed build is not retried by every process (make install retries)
+    if not so.is_file() and failed.is_file() and not retry:
+        raise RuntimeError(f"{failed.read_text().strip()} (earlier build; `python -m sccl.kernels` retries)")
     if not so.is_file():
         build.mkdir(parents=True, exist_ok=True)
         # ninja from PyPI lives next to the interpreter; put it on PATH for cpp_extension
@@ -119,20 +122,30 @@ def _build_and_load(verbose: bool = False):
         os.environ["PATH"] = os.pathsep.join([*extra, os.environ.get("PATH", "")])
         from torch.utils.cpp_extension import load
 
-        load(name=LIB_NAME, sources=[str(SOURCE)], extra_cflags=list(CFLAGS), build_directory=str(build),
-             is_python_module=False, verbose=verbose)
+        try:
+            load(name=LIB_NAME, sources=[str(SOURCE)], extra_cflags=list(CFLAGS), build_directory=str(build),
+                 is_python_module=False, verbose=verbose)
+        except Exception as e:
+            try:
+                failed.write_text(" ".join(f"{type(e).__name__}: {e}".split())[:300] + "\n")
+            except OSError:
+                pass
+            raise
+        failed.unlink(missing_ok=True)
     else:
         torch.ops.load_library(str(so))
     return torch.ops.sccl_native
 
 
-def ops(build: bool = True):
-    """The loaded kernel (``torch.ops.sccl_native``), building it if needed; None if unavailable."""
+def ops(build: bool = True, retry: bool = False):
+    """The loaded kernel (``torch.ops.sccl_native``), building it if needed; None if unavailable.
+
+    A build that failed before (same source, flags, torch, CPU) is not retried unless ``retry``."""
     global _ops, _load_error
     if _ops is not None or _load_error is not None or not build:
         return _ops
     try:
-        _ops = _build_and_load()
+        _ops = _build_and_load(retry=retry)
     except Exception as e:   # any failure (no compiler, no ninja, bad flags): PyTorch path
         _load_error = " ".join(f"{type(e).__name__}: {e}".split())[:300]
         print(f"sccl: the native kernel is unavailable ({_load_error}); using the PyTorch path",
@@ -305,7 +318,7 @@ def main(argv=None) -> int:
     ap.add_argument("--strict", action="store_true", help="exit 1 when the kernel cannot be built")
     args = ap.parse_args(argv)
     set_kernel("native")
-    o = ops()
+    o = ops(retry=True)
     print("sccl native kernel: " + (f"ready in {cache_dir()}" if o is not None else f"unavailable ({_load_error}); "
                                     "the PyTorch path will run"))
     return 1 if (o is None and args.strict) else 0

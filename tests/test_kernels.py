@@ -276,3 +276,25 @@ def test_kernel_flag_selects_the_kernel_when_parsed():
     assert p.parse_args(["--kernel=native"]).kernel == "native" and kernels.choice() == "native"
     kernels.set_kernel(None)
     assert p.parse_args([]).kernel is None and kernels.choice() == kernels.set_kernel(None)
+
+
+def test_a_failed_build_is_remembered_not_retried(monkeypatch, tmp_path, capsys):
+    """A machine without a compiler pays for one failed build, not one per process."""
+    calls = []
+
+    def no_compiler(**kw):
+        calls.append(kw)
+        raise RuntimeError("g++ not found")
+
+    import torch.utils.cpp_extension as cpp
+
+    monkeypatch.setenv("SCCL_NATIVE_DIR", str(tmp_path))
+    monkeypatch.setattr(cpp, "load", no_compiler)
+    for retry in (False, False, True):
+        monkeypatch.setattr(kernels, "_ops", None)
+        monkeypatch.setattr(kernels, "_load_error", None)
+        assert kernels.ops(retry=retry) is None
+    assert len(calls) == 2                                  # the first attempt and the explicit retry
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all("g++ not found" in line for line in err)
+    assert "earlier build" in err[1]
