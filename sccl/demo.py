@@ -105,6 +105,8 @@ def steps(plan: Plan, out: Path) -> list[tuple[str, str, list[str]]]:
         ("progressive English -> German, 1:2, faithful", "class_incremental_multiclasses", ["latent_replay_subsample.py", *P]),
         ("progressive English -> German, 1:2, clean", "class_incremental_multiclasses",
          ["latent_replay_subsample.py", *P, "--protocol=clean"]),
+        ("compression example (the report's compression figure)", ".",
+         ["-m", "sccl", "compression", f"--statedict_dir={sd64}", f"--out={out / 'compression_example.json'}"]),
         ("report: tables and figures", ".", ["-m", "sccl.report", f"--results={out}", f"--out={out}",
                                               f"--figures={out / 'figure'}", f"--statedict_dir={sd64}"]),
     ]

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 from sccl.config import add_common_args, add_flag, add_run_args, net_config_from_args
+from sccl.registry import PROTOCOLS
+
+ORDERS = ("new_then_replay", "interleave")  # sccl.strategies.ORDERS (not imported: it needs torch)
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -90,9 +93,9 @@ def add_continual_extras(p: argparse.ArgumentParser) -> None:
              help=f"folder with the pretraining artifacts (default: {d('_statedict_dir')})")
     add_flag(p, "out_dir", type=Path, default=d("_script_dir"),
              help="folder for the TXT / CSV / records files (default: this script's folder)")
-    add_flag(p, "protocol", choices=("faithful", "clean"), default="faithful",
+    add_flag(p, "protocol", choices=PROTOCOLS, default="faithful",
              help="faithful: the original's data flow (default); clean: the fixes of docs/protocols.md")
-    add_flag(p, "order", choices=("new_then_replay", "interleave"), default="new_then_replay",
+    add_flag(p, "order", choices=ORDERS, default="new_then_replay",
              help="batch order per epoch (default: new batches, then replay batches, as the original)")
     add_flag(p, "skip_done", action="store_true",
              help="do nothing when this run's records file already exists (used by the testsuites to resume)")
@@ -105,30 +108,35 @@ def effective_epochs(args: argparse.Namespace) -> int:
     return args.nb_epochs if hard is None else hard
 
 
-def continual_main(args: argparse.Namespace, *, experiment: str, script: str, held_out: int | None,
-                   depth: int | None = None, memory_batches: int = 0, n_frames: int | None = None,
-                   pooling: str = "or", run=None) -> int:
+RUNS = {"sample": "sccl.experiments.sample_incremental", "class": "sccl.experiments.class_incremental",
+        "progressive": "sccl.experiments.progressive"}
+
+
+def continual_main(args: argparse.Namespace, *, experiment: str, strategy: str, held_out: int | None,
+                   depth: int | None = None, memory_batches: int = 0, n_frames: int | None = None) -> int:
+    """A continual script's main: ``strategy`` is a :mod:`sccl.registry` name."""
+    from importlib import import_module
+
+    from sccl import registry
     from sccl.config import check_depth, check_subsample
     from sccl.experiments.continual import ContinualConfig
+    from sccl.results import records_path, run_done
     from sccl.runtime import select_device, set_threads
 
     if depth is not None:
         check_depth(depth)
     if n_frames is not None:
         check_subsample(n_frames, args.nb_steps)
-    cfg = ContinualConfig(experiment=experiment, script=script, held_out=held_out,
-                          net=net_config_from_args(args), batch_size=args.batch_size,
-                          nb_epochs=effective_epochs(args), lr=args.lr, depth=depth,
-                          memory_batches=memory_batches, n_frames=n_frames, pooling=pooling,
-                          seed=args.seed, protocol=args.protocol, order=args.order).validate()
-    from sccl.results import records_path, run_done
-
+    cfg = ContinualConfig.of(registry.get(strategy), experiment=experiment, held_out=held_out,
+                             net=net_config_from_args(args), batch_size=args.batch_size,
+                             nb_epochs=effective_epochs(args), lr=args.lr, depth=depth,
+                             memory_batches=memory_batches, n_frames=n_frames,
+                             seed=args.seed, protocol=args.protocol, order=args.order).validate()
     if args.skip_done and run_done(args.out_dir, cfg.run_id):
         print(f"already done: {records_path(args.out_dir, cfg.run_id)}")
         return 0
     device = select_device(args.device)
     set_threads(args.threads)
-    if run is None:
-        from sccl.experiments.sample_incremental import run
-    run(cfg, args.statedict_dir, args.out_dir, device, log=lambda m: print(m, flush=True))
+    import_module(RUNS[experiment]).run(cfg, args.statedict_dir, args.out_dir, device,
+                                        log=lambda m: print(m, flush=True))
     return 0

@@ -46,16 +46,18 @@ class PretrainConfig:
         if self.mode not in MODES:
             raise ConfigError(f"unknown pretraining mode {self.mode!r}")
         if self.mode != "10classes" and (self.held_out is None or self.held_out < 0):
-            flag = "--speaker" if self.mode == "speaker" else "--removed_class"
-            raise ConfigError(f"{flag} must be >= 0, got {self.held_out}")
+            setting = "speaker" if self.mode == "speaker" else "removed_class"
+            raise ConfigError(f"the held-out {setting.replace('removed_', '')} must be >= 0, got {self.held_out}",
+                              setting=setting)
         if self.batch_size < 1:
-            raise ConfigError(f"--batch_size must be >= 1, got {self.batch_size}")
+            raise ConfigError(f"the batch size must be >= 1, got {self.batch_size}", setting="batch_size")
         if self.nb_epochs < 0:
-            raise ConfigError(f"--nb_epochs must be >= 0, got {self.nb_epochs}")
+            raise ConfigError(f"the number of epochs must be >= 0, got {self.nb_epochs}", setting="nb_epochs")
         if self.removed_only and self.mode != "class":
-            raise ConfigError("--removed_only applies to the single-class generator only")
+            raise ConfigError("writing only the removed lists applies to the single-class generator only",
+                              setting="removed_only")
         if not self.lr > 0:
-            raise ConfigError(f"--lr must be > 0, got {self.lr}")
+            raise ConfigError(f"the learning rate must be > 0, got {self.lr}", setting="lr")
         self.net.validate()
         return self
 
@@ -99,10 +101,12 @@ def build_sets(source, cfg: PretrainConfig, rng: np.random.Generator, log=print)
     pre_batches = _batches(source, pre, cfg, rng, log)
     rem_batches = {k: _batches(source, idx, cfg, rng, log) for k, idx in rem.items()}
     if not pre_batches:
-        raise ConfigError(f"the pretraining set has fewer than --batch_size={cfg.batch_size} samples")
+        raise ConfigError(f"the pretraining set has fewer samples than one batch ({cfg.batch_size})",
+                          setting="batch_size", value=cfg.batch_size)
     for k, b in rem_batches.items():
         if not b:
-            raise ConfigError(f"the held-out set ({k}) has fewer than --batch_size={cfg.batch_size} samples")
+            raise ConfigError(f"the held-out set ({k}) has fewer samples than one batch ({cfg.batch_size})",
+                              setting="batch_size", value=cfg.batch_size)
     return pre_batches, rem_batches
 
 
@@ -124,7 +128,8 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
     else:
         log(str(_counts(pre_batches, "y", max(n_labels, cfg.net.nb_outputs))))
     if int(source.data.labels.max()) >= cfg.net.nb_outputs:
-        raise ConfigError(f"labels go up to {int(source.data.labels.max())} but --nb_outputs is {cfg.net.nb_outputs}")
+        raise ConfigError(f"labels go up to {int(source.data.labels.max())} but the network has "
+                          f"{cfg.net.nb_outputs} outputs", setting="nb_outputs", value=cfg.net.nb_outputs)
     train, test = split_batches(pre_batches)
     names = artifacts.artifact_names(cfg.tag, class_style=cfg.mode == "class")
     out_dir = Path(out_dir)
