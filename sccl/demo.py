@@ -139,6 +139,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
     out = args.out_dir.resolve()
+    from sccl.preflight import check_out_dir
+
+    check_out_dir(out, "--out_dir")  # before the first step
     print(f"sccl demo: the whole pipeline on the synthetic SHD-format dataset -> {out}\n"
           f"(synthetic data: the accuracies show the pipeline working, not the paper's numbers)")
     wall = run_steps(steps(plan, out), threads=args.threads, log=print)

@@ -3,7 +3,9 @@ sweep engine of :mod:`sccl.suite` (its lock, its executors and child handling, i
 
 As the original drivers (reference-spec s4), progress lives in a one-integer file
 (``test.conf`` by default: the index of the next run), so an interrupted sweep resumes where it
-stopped. Unlike the original, a run that fails stops the sweep with a clear message and the
+stopped; ``test.conf.sweeps.json`` beside it keys the progress by the sweep's arguments, so a
+sweep with other arguments in the same folder never skips runs it has not done
+(:mod:`sccl.suite.progress`). Unlike the original, a run that fails stops the sweep with a clear message and the
 progress file still points at it (the original ignored exit statuses and moved on, Q36).
 The resume granularity is one script invocation (the original's was one speaker / class).
 
@@ -16,7 +18,6 @@ runs' logs and the submitit folder live in ``<conf>.grid/``.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import time
 from pathlib import Path
@@ -30,27 +31,18 @@ __all__ = ["dispatch", "driver_parser", "int_list", "read_progress", "run_driver
            "write_progress"]
 
 
-def read_progress(conf: Path) -> int:
-    if not conf.exists():
-        write_progress(conf, 0)
-        return 0
-    text = conf.read_text().strip().splitlines()
-    try:
-        value = int(text[0]) if text else 0
-    except ValueError:
-        raise ConfigError(f"{conf} should hold one integer (the next run to do), found {text[0]!r}: "
-                          f"fix or delete it (deleting restarts the sweep)") from None
-    if value < 0:
-        raise ConfigError(f"{conf} holds {value}; it should be >= 0")
-    return value
+def read_progress(conf: Path, commands: Sequence[Sequence[str]] = (), *, log=print) -> int:
+    """The next run of the sweep ``commands`` (progress keyed by the sweep's arguments, the
+    original's one-integer ``test.conf`` kept: :mod:`sccl.suite.progress`)."""
+    from sccl.suite import progress
+
+    return progress.read(conf, commands, log=log)
 
 
-def write_progress(conf: Path, value: int) -> None:
-    tmp = conf.with_name(conf.name + ".tmp")
-    tmp.write_text(f"{value}\n")
-    os.replace(tmp, conf)
+def write_progress(conf: Path, value: int, commands: Sequence[Sequence[str]] = ()) -> None:
+    from sccl.suite import progress
 
-
+    progress.write(conf, commands, value)
 
 
 def driver_parser(description: str) -> argparse.ArgumentParser:
@@ -92,7 +84,7 @@ def run_driver_sweep(commands: Sequence[Sequence[str]], *, cwd: Path, conf: Path
     if getattr(args, "jobs", 1) < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     conf = Path(conf).resolve()
-    start = read_progress(conf)
+    start = read_progress(conf, commands, log=log)
     n = len(commands)
     if start >= n:
         log(f"{conf.name}: all {n} runs already done (delete {conf} to run the sweep again)")
@@ -127,7 +119,7 @@ def run_driver_sweep(commands: Sequence[Sequence[str]], *, cwd: Path, conf: Path
         nxt = start
         while nxt < n and specs[nxt - start].id in finished:
             nxt += 1
-        write_progress(conf, max(nxt, read_progress(conf)))
+        write_progress(conf, max(nxt, read_progress(conf, commands, log=lambda m: None)), commands)
 
     t0 = time.time()
     # test.conf is this driver's memory (delete it to run the sweep again), not the done markers

@@ -134,6 +134,9 @@ def compression_main(argv=None) -> int:
     p.add_argument("--depth", type=int, default=1, choices=(1, 2, 3), help="latent depth")
     p.add_argument("--n_frames", type=int, default=None, help="stored frames T' (default nb_steps/4, the paper's 1:4)")
     a = p.parse_args(argv)
+    from sccl.preflight import check_out_file
+
+    check_out_file(a.out, "--out")  # before the model runs
     example = compression_example(a.statedict_dir, speaker=a.speaker, depth=a.depth, n_frames=a.n_frames)
     artifacts.save_json(example, a.out)
     print(example["note"] if "original" not in example else f"compression example: {a.out}")

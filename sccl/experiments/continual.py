@@ -45,6 +45,8 @@ class ContinualConfig:
     seed: int = 0
     protocol: str = "faithful"
     order: str = "new_then_replay"
+    dataset_fp: str | None = None   # content fingerprint of the dataset the pretraining was made from
+    pretraining: str | None = None  # hash of the pretraining's manifest (sccl.manifest)
 
     def __post_init__(self):
         # the strategy's fixed memory per old class, where the experiment counts per class
@@ -106,6 +108,8 @@ class ContinualConfig:
         if self.net != NetConfig():
             digest = hashlib.sha1(json.dumps(self.net.to_dict(), sort_keys=True).encode()).hexdigest()
             parts.append("net" + digest[:8])
+        if self.dataset_fp or self.pretraining:  # the run's inputs: changed inputs, new run id
+            parts += [f"ds{(self.dataset_fp or 'none')[:8]}", f"pt{(self.pretraining or 'none')[:8]}"]
         return "-".join(parts)
 
     def to_dict(self) -> dict:

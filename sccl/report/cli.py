@@ -71,6 +71,11 @@ def make_report(results: Path, out: Path | None = None, figures: Path | None = N
                         f"--out_dir inside it first")
     out = Path(out) if out is not None else results
     fig_dir = Path(figures) if figures is not None else out / "figure"
+    from sccl.preflight import check_out_dir
+
+    check_out_dir(out, "--out", files=["tables.md", "tables.csv"])  # before anything is rendered
+    if with_figures:
+        check_out_dir(fig_dir, "--figures")
     secs, notes = sections(records)
     metas = tables.find_meta([results, *statedict_dirs])
     md, csv_path = tables.write(secs, metas, out, source=str(results), notes=notes)

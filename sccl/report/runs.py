@@ -132,10 +132,11 @@ def group_runs(records: list[dict]) -> tuple[list[Run], list[str]]:
 
 def config_key(head: dict) -> str:
     """Everything that defines the configuration: the header fields plus the run's config dict
-    without the held-out speaker / class and the seed."""
+    without the held-out speaker / class, the seed and the pretraining's hash (one per held-out
+    speaker / class; the dataset fingerprint stays)."""
     d = {k: head.get(k) for k in KEY_FIELDS}
     cfg = dict(head.get("config") or {})
-    for k in ("held_out", "seed"):
+    for k in ("held_out", "seed", "pretraining"):
         cfg.pop(k, None)
     d["config"] = cfg
     return json.dumps(d, sort_keys=True, default=str)

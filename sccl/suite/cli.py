@@ -110,6 +110,10 @@ def main(argv=None) -> int:
         p.error(str(exc))
     out = a.out_dir.expanduser().resolve()
     state = GridState(out)
+    if not a.dry_run:
+        from sccl.preflight import check_out_dir
+
+        check_out_dir(out, "--out_dir")  # before any run starts
     if a.dry_run:
         dry_run(grid, out, state if state.dir.exists() else None)
         return 0

@@ -119,8 +119,10 @@ def _run(grid, out, executor, state, log, python, policy) -> Summary:
     except OSError as exc:
         raise write_error(state.dir, exc) from None
     status: dict[str, str] = {}
-    for s in order:
-        if state.is_done(s.id):
+    for s in order:  # topological: a run is skipped only when every run it depends on is too, so a
+        # pretraining that runs again makes its dependants run (their scripts then skip them only
+        # when the new pretraining's manifest is the one their records were made from)
+        if state.is_done(s.id) and all(status.get(d) == "skipped" for d in s.deps):
             status[s.id] = "skipped"
     n_skip = len(status)
     log(f"grid: {len(order)} runs in {out} ({executor.describe()})" +
