@@ -273,6 +273,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="1 round, 7 old-test batches, 10 pretraining batches (~1 min)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kernel", choices=("torch", "exact", "native"), default="native",
+                    help="sccl's kernel for the LIF loops (default native; sccl/kernels.py)")
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3; --quick: 1)")
     ap.add_argument("--old_test", type=int, default=N_OLD_TEST, help="old-test batches (quick: 7)")
     ap.add_argument("--pretrain_batches", type=int, default=40, help="batches of the pretraining epoch (quick: 10)")
@@ -290,12 +292,17 @@ def main(argv=None):
     if args.float64_check is None:
         args.float64_check = not args.quick
     torch.set_num_threads(args.threads)
+    from sccl import kernels
+    kernels.set_kernel(args.kernel)
+    if args.kernel != "torch" and kernels.ops() is None:
+        kernels.set_kernel("torch")
     torch.manual_seed(args.seed)
     net = NetConfig()
     t_start = time.perf_counter()
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
                "?") if os.path.exists("/proc/cpuinfo") else platform.processor()
     load0 = os.getloadavg()
+    print(f"# bench_epoch: sccl {kernels.describe()}", flush=True)
     print(f"# bench_epoch: torch {torch.__version__}, {torch.get_num_threads()} threads (set), {cpu}, "
           f"{os.cpu_count()} CPUs, load avg {' '.join(f'{v:.2f}' for v in load0)}", flush=True)
 

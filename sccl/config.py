@@ -115,6 +115,16 @@ def add_common_args(parser: argparse.ArgumentParser, nb_epochs: int = 200) -> No
     _add(g, "reg_2", type=float, default=d.reg_2)
 
 
+class _KernelAction(argparse.Action):
+    """``--kernel``: selects the LIF kernel for the process as it is parsed (sccl.kernels.set_kernel)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from sccl import kernels
+
+        kernels.set_kernel(values)
+        setattr(namespace, self.dest, values)
+
+
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Flags sccl adds to every script: seed, device, threads."""
     g = parser.add_argument_group("sccl additions")
@@ -123,6 +133,9 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
          help="torch device, e.g. cpu or cuda:0 (default: cuda when available, else cpu)")
     _add(g, "threads", type=int, default=None,
          help="torch intra-op threads (default: torch's choice; set 1 when running jobs in parallel)")
+    _add(g, "kernel", choices=("auto", "torch", "exact", "native"), default=None, action=_KernelAction,
+         help="what runs the LIF time loops on the CPU (default: $SCCL_KERNEL, else auto = exact when the "
+              "compiled kernel is available, else torch; docs/performance.md)")
 
 
 def add_flag(parser, name: str, **kw):

@@ -36,6 +36,9 @@ Implementation (see docs/model.md for the derivation and docs/performance.md for
 * the readout's leaky integrator is linear, so the T + 1 trace entries are one matmul with a
   precomputed [T + 1, T] kernel.
 
+On the CPU the layers (and, for ``--kernel native``, the input projection) can instead run in
+sccl's compiled kernel (:mod:`sccl.kernels`; ``auto`` = bit-identical to this module's PyTorch path).
+
 Internally tensors are time-major ``[T, B, N]``; every public function takes and returns the
 batch-major ``[B, T, N]`` layout of the original and of ``sccl.data``.
 :func:`lif_step` is the pure, autograd-differentiable one-step reference used by the tests.
@@ -49,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sccl import kernels
 from sccl.config import NetConfig, check_depth
 from sccl.errors import ArtifactError
 
@@ -303,6 +307,9 @@ def lif_layer(drive: Tensor, v: Tensor, p: LIFParams) -> Tensor:
     """
     if drive.dim() != 3 or v.shape != (drive.shape[2], drive.shape[2]):
         raise ValueError(f"drive must be [T, B, H] and v [H, H], got {tuple(drive.shape)} and {tuple(v.shape)}")
+    kind = kernels.mode(drive)                       # the compiled loop (sccl/kernels.py), if selected
+    if kind:
+        return kernels.lif_layer(drive, None, v, p, kind)
     drive = drive.contiguous()
     if torch.is_grad_enabled() and (drive.requires_grad or v.requires_grad):
         return LIFLayerFunction.apply(drive, v, p)
@@ -370,6 +377,8 @@ def input_currents(x: Tensor, w1: Tensor) -> Tensor:
     if ev.shape[2] != w1.shape[0]:
         raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
     B, T, _ = ev.shape
+    if kernels.mode(w1) == "native":                 # computed time-major by the kernel
+        return kernels.input_currents_time_major(ev, w1).transpose(0, 1)
     return InputProjectionFunction.apply(w1, ev).view(B, T, w1.shape[1])
 
 
@@ -491,6 +500,10 @@ class SpikingNet:
         For level 1, ``h`` is the drive (layer-1 currents); otherwise the spikes of the layer below,
         projected for all steps with one matmul.
         """
+        kind = kernels.mode(h)                       # the compiled loop computes h @ w itself
+        if kind:
+            return kernels.lif_layer(h, self.weights[f"w{level}"] if level > 1 else None,
+                                     self.weights[f"v{level}"], self.params, kind)
         if level > 1:
             T, B, H = h.shape
             w = self.weights[f"w{level}"]
@@ -522,7 +535,7 @@ class SpikingNet:
         with torch.no_grad():
             a1 = input_currents(x.to(self.device), self.weights["w1"])
             if depth == 0:
-                return a1
+                return a1.contiguous()
             h = a1.transpose(0, 1)
             for level in range(1, depth + 1):
                 h = self._layer(level, h)

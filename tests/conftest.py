@@ -20,6 +20,10 @@ TINY_NET = dict(nb_hidden=16, nb_steps=20, weight_scale=1.0)  # a livelier init:
 TINY_FLAGS = ["--batch_size=8", "--nb_hidden=16", "--nb_steps=20", "--weight_scale=1.0", "--threads=1"]
 
 os.environ.setdefault("SCCL_NO_PROGRESS", "1")
+# The suite (and the scripts it starts) runs the PyTorch path of the LIF loops unless told otherwise:
+# it pins that path's behaviour (golden outputs, mutation checks of sccl/model.py), and tests/test_kernels.py
+# holds the compiled kernels (exact, native, and the default auto) against it explicitly.
+os.environ.setdefault("SCCL_KERNEL", "torch")
 torch.set_num_threads(1)
 # `make mutants` builds the fixture artifacts once with the unmutated code and points here, so that
 # each mutant's test run starts from copies instead of pretraining again (folders synth, sd64,

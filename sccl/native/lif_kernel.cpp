@@ -1,0 +1,515 @@
+// sccl native kernel: the recurrent LIF layer's time loop, forward and backward, fused per time step,
+// with spike-driven products, and the event-based input projection. See docs/performance.md.
+//
+// Rounding: compiled without -ffast-math and with -ffp-contract=off, every operation below is rounded
+// where the PyTorch path (sccl/model.py) rounds it, in the same order:
+//   forward   U_{t+1} = fma(-U', S_t, U')  with U' = beta U_t + I_t         (addcmul_ with value -1)
+//             I_{t+1} = alpha I_t + (S_{t-1} v + ff_t)
+//   backward  ga_{t-1} = fma(keep_t, gU_{t+1}, alpha ga_t)                   (addcmul_)
+//             gU_t     = fma(beta keep_t, gU_{t+1}, (g_ext_t + ga_{t+1} v^T) sig_t)
+// (torch's addcmul is a fused multiply-add on this CPU; the kernel uses std::fma exactly there).
+// A spike-driven product sum_j S[j] W[j, :] adds the rows of the active units in ascending j, split
+// into the same K blocks as the BLAS (block size `kb`, measured by sccl/kernels.py), so its result
+// equals the dense matmul bit for bit when the BLAS sums each block in order.
+//
+// Layout: time-major [T, B, H], contiguous; float32 or float64. Single-threaded, except the dense
+// gradient products, which call ATen (same calls as the PyTorch path).
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+using at::Tensor;
+
+// Indices of the nonzero entries of row[0..n), ascending: a vector compare to a bit mask, then the
+// set bits (most of a spike row is zero).
+template <typename T>
+inline int active_units(const T* row, int n, int* idx) {
+  int m = 0;
+  int j = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (; j + 16 <= n; j += 16) {
+      unsigned k = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), zero, _CMP_NEQ_UQ);
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
+  } else {
+    const __m512d zero = _mm512_setzero_pd();
+    for (; j + 8 <= n; j += 8) {
+      unsigned k = _mm512_cmp_pd_mask(_mm512_loadu_pd(row + j), zero, _CMP_NEQ_UQ);
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
+  }
+#elif defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+      unsigned k = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(row + j), zero, _CMP_NEQ_UQ));
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
+  } else {
+    const __m256d zero = _mm256_setzero_pd();
+    for (; j + 4 <= n; j += 4) {
+      unsigned k = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(row + j), zero, _CMP_NEQ_UQ));
+      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
+    }
+  }
+#endif
+  for (; j < n; ++j)
+    if (row[j] != T(0)) idx[m++] = j;
+  return m;
+}
+
+// Register-blocked column chunk: CH accumulators that the compiler keeps in vector registers.
+template <typename T>
+constexpr int chunk() { return 256 / static_cast<int>(sizeof(T)); }   // 64 floats / 32 doubles
+
+// out[k0 .. k0 + n) of sum over the active rows j (values val[j]) of val[j] * W[j, :], summed in K
+// blocks of `kb` like the BLAS: each block from zero in ascending j, the block sums added in order.
+// n == CH: fixed trip counts (registers); otherwise the same arithmetic with a runtime length.
+template <typename T, int CH>
+inline void spike_rows_chunk(T* __restrict out, const T* __restrict W, int N, int k0, int n, const int* idx,
+                             int m, const T* val, int kb) {
+  T o[CH], a[CH];
+  constexpr int len = CH;
+  (void)n;
+  for (int k = 0; k < len; ++k) o[k] = T(0);
+  int i = 0;
+  bool first = true;
+  while (i < m) {
+    const int block_end = (idx[i] / kb + 1) * kb;
+    for (int k = 0; k < len; ++k) a[k] = T(0);
+    for (; i < m && idx[i] < block_end; ++i) {
+      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
+      const T c = val[idx[i]];
+      if (c == T(1)) {
+        for (int k = 0; k < len; ++k) a[k] = a[k] + w[k];
+      } else {
+        for (int k = 0; k < len; ++k) a[k] = std::fma(c, w[k], a[k]);
+      }
+    }
+    if (first) {
+      for (int k = 0; k < len; ++k) o[k] = a[k];
+    } else {
+      for (int k = 0; k < len; ++k) o[k] = o[k] + a[k];
+    }
+    first = false;
+  }
+  for (int k = 0; k < len; ++k) out[k0 + k] = o[k];
+}
+
+template <typename T>
+inline void spike_rows_tail(T* __restrict out, const T* __restrict W, int N, int k0, int n, const int* idx,
+                            int m, const T* val, int kb) {
+  T o[chunk<T>()], a[chunk<T>()];
+  for (int k = 0; k < n; ++k) o[k] = T(0);
+  int i = 0;
+  bool first = true;
+  while (i < m) {
+    const int block_end = (idx[i] / kb + 1) * kb;
+    for (int k = 0; k < n; ++k) a[k] = T(0);
+    for (; i < m && idx[i] < block_end; ++i) {
+      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
+      const T c = val[idx[i]];
+      if (c == T(1)) {
+        for (int k = 0; k < n; ++k) a[k] = a[k] + w[k];
+      } else {
+        for (int k = 0; k < n; ++k) a[k] = std::fma(c, w[k], a[k]);
+      }
+    }
+    if (first) {
+      for (int k = 0; k < n; ++k) o[k] = a[k];
+    } else {
+      for (int k = 0; k < n; ++k) o[k] = o[k] + a[k];
+    }
+    first = false;
+  }
+  for (int k = 0; k < n; ++k) out[k0 + k] = o[k];
+}
+
+// The same sums for 0/1 rows (every active value is 1), NV vector registers of 64 bytes wide
+// (GCC vector extensions; the accumulators stay in registers over the active rows).
+template <typename T, int NV>
+inline void binary_chunk(T* __restrict out, const T* __restrict W, int N, int k0, const int* idx, int m, int kb) {
+  typedef T V __attribute__((vector_size(64)));
+  constexpr int L = 64 / sizeof(T);
+  V o[NV], a[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) o[v] = V{};
+  int i = 0;
+  bool first = true;
+  while (i < m) {
+    const int block_end = (idx[i] / kb + 1) * kb;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) a[v] = V{};
+    for (; i < m && idx[i] < block_end; ++i) {
+      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        V x;
+        __builtin_memcpy(&x, w + v * L, sizeof(V));
+        a[v] = a[v] + x;
+      }
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) o[v] = first ? a[v] : o[v] + a[v];
+    first = false;
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) __builtin_memcpy(out + k0 + v * L, &o[v], sizeof(V));
+}
+
+template <typename T>
+inline void spike_rows(T* __restrict out, const T* __restrict W, int N, const int* idx, int m, const T* val,
+                       int kb, T* /*unused*/) {
+  bool binary = true;
+  for (int i = 0; i < m; ++i) binary &= (val[idx[i]] == T(1));
+  if (binary) {
+    constexpr int L = 64 / sizeof(T);
+    int k0 = 0;
+    for (; k0 + 4 * L <= N; k0 += 4 * L) binary_chunk<T, 4>(out, W, N, k0, idx, m, kb);
+    for (; k0 + L <= N; k0 += L) binary_chunk<T, 1>(out, W, N, k0, idx, m, kb);
+    if (k0 < N) spike_rows_tail<T>(out, W, N, k0, N - k0, idx, m, val, kb);
+    return;
+  }
+  constexpr int CH = chunk<T>();
+  int k0 = 0;
+  for (; k0 + CH <= N; k0 += CH) spike_rows_chunk<T, CH>(out, W, N, k0, CH, idx, m, val, kb);
+  if (k0 < N) spike_rows_tail<T>(out, W, N, k0, N - k0, idx, m, val, kb);
+}
+
+// ----------------------------------------------------------------------------------- forward
+
+template <typename T>
+void forward_impl(const T* drive, const T* s_in, const T* w, int Hin, int kb_in, const T* v, int kb_rec,
+                  const T* rec_dense, T* spk, T* mem, T* mem_pair, int64_t Tn, int64_t B, int H,
+                  T alpha, T beta, T thr, int64_t t, T* syn, std::vector<int>& idx, std::vector<T>& buf) {
+  // One time step t for all rows b. spk is [T + 1, B, H] (spk[0] = 0); mem [T, B, H] or null
+  // (then the ping-pong pair mem_pair [2, B, H] holds U_t and U_{t+1}).
+  const int64_t BH = B * H;
+  T* u_t = mem ? mem + t * BH : mem_pair + (t % 2) * BH;
+  T* u_n = mem ? mem + (t + 1) * BH : mem_pair + ((t + 1) % 2) * BH;
+  T* s_t = spk + (t + 1) * BH;
+  const T* s_prev = spk + t * BH;
+  T* rec = buf.data();
+  T* ff = rec + H;
+  T* tmp = ff + H;
+  int* act = idx.data();
+  for (int64_t b = 0; b < B; ++b) {
+    const T* u = u_t + b * H;
+    T* s = s_t + b * H;
+    T* I = syn + b * H;
+    for (int k = 0; k < H; ++k) s[k] = u[k] > thr ? T(1) : T(0);          // S_t = Theta(U_t - thr)
+    if (t + 1 < Tn) {                                                     // U_{t+1}
+      T* un = u_n + b * H;
+      if (t == 0) {
+        for (int k = 0; k < H; ++k) {
+          const T x = u[k] * beta;
+          un[k] = std::fma(-x, s[k], x);
+        }
+      } else {
+        for (int k = 0; k < H; ++k) {
+          const T x = u[k] * beta + I[k];
+          un[k] = std::fma(-x, s[k], x);
+        }
+      }
+    }
+    if (t + 2 < Tn) {                                                     // I_{t+1}
+      const T* f;
+      if (drive) {
+        f = drive + t * BH + b * H;
+      } else {
+        const T* row = s_in + t * B * Hin + b * Hin;
+        const int m = active_units(row, Hin, act);
+        spike_rows(ff, w, H, act, m, row, kb_in, tmp);
+        f = ff;
+      }
+      if (t == 0) {
+        for (int k = 0; k < H; ++k) I[k] = f[k];                          // I_1 = ff_0
+      } else {
+        const T* r;
+        if (rec_dense) {
+          r = rec_dense + b * H;
+        } else {
+          const T* prev = s_prev + b * H;
+          const int m = active_units(prev, H, act);
+          spike_rows(rec, v, H, act, m, prev, kb_rec, tmp);
+          r = rec;
+        }
+        for (int k = 0; k < H; ++k) I[k] = I[k] * alpha + (r[k] + f[k]);
+      }
+    }
+  }
+}
+
+// Returns {spk [T + 1, B, H] (spk[0] = 0), mem [T, B, H] (empty unless keep_mem)}.
+// Exactly one of drive [T, B, H] and (s_in [T, B, Hin], w [Hin, H]) is given.
+// exact: the recurrent (and feed-forward) products are the same ATen matmuls as the PyTorch path;
+// otherwise they are spike-driven with BLAS block sizes kb_rec (K = H) and kb_in (K = Hin).
+std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c10::optional<Tensor>& s_in_opt,
+                                const c10::optional<Tensor>& w_opt, const Tensor& v, double alpha, double beta,
+                                double thr, bool keep_mem, bool exact, int64_t kb_rec, int64_t kb_in) {
+  TORCH_CHECK(v.dim() == 2 && v.size(0) == v.size(1), "v must be [H, H]");
+  Tensor drive;
+  Tensor s_in, w;
+  if (drive_opt.has_value() && drive_opt->defined()) {
+    drive = drive_opt->contiguous();
+  } else {
+    TORCH_CHECK(s_in_opt.has_value() && w_opt.has_value(), "lif_forward needs a drive or (s_in, w)");
+    s_in = s_in_opt->contiguous();
+    w = w_opt->contiguous();
+    if (exact) {  // the PyTorch path's feed-forward drive: one matmul over all steps
+      const int64_t Tn = s_in.size(0), B = s_in.size(1);
+      drive = at::mm(s_in.reshape({Tn * B, s_in.size(2)}), w).view({Tn, B, w.size(1)});
+    }
+  }
+  const Tensor& shape_src = drive.defined() ? drive : s_in;
+  const int64_t Tn = shape_src.size(0), B = shape_src.size(1);
+  const int H = static_cast<int>(v.size(0));
+  const int Hin = drive.defined() ? H : static_cast<int>(s_in.size(2));
+  TORCH_CHECK(!drive.defined() || drive.size(2) == H, "drive width must match v");
+  TORCH_CHECK(drive.defined() || (w.size(0) == Hin && w.size(1) == H), "w must be [Hin, H]");
+  Tensor vc = v.contiguous();
+  auto opts = vc.options();
+  Tensor spk = at::zeros({Tn + 1, B, H}, opts);
+  Tensor mem = keep_mem ? at::zeros({Tn, B, H}, opts) : at::Tensor();
+  Tensor pair = keep_mem ? at::Tensor() : at::zeros({2, B, H}, opts);
+  Tensor syn = at::zeros({B, H}, opts);
+  Tensor rec = exact ? at::empty({B, H}, opts) : at::Tensor();
+  AT_DISPATCH_FLOATING_TYPES(vc.scalar_type(), "lif_forward", [&] {
+    using T = scalar_t;
+    std::vector<int> idx(std::max(H, Hin));
+    std::vector<T> buf(3 * static_cast<size_t>(H));
+    for (int64_t t = 0; t < Tn; ++t) {
+      const T* rec_ptr = nullptr;
+      if (exact && t >= 1 && t + 2 < Tn) {  // torch.mm(S_{t-1}, v), as the PyTorch loop
+        at::mm_out(rec, spk[t], vc);
+        rec_ptr = rec.data_ptr<T>();
+      }
+      forward_impl<T>(drive.defined() ? drive.data_ptr<T>() : nullptr,
+                      drive.defined() ? nullptr : s_in.data_ptr<T>(),
+                      drive.defined() ? nullptr : w.data_ptr<T>(), Hin, static_cast<int>(kb_in),
+                      vc.data_ptr<T>(), static_cast<int>(kb_rec), rec_ptr, spk.data_ptr<T>(),
+                      keep_mem ? mem.data_ptr<T>() : nullptr, keep_mem ? nullptr : pair.data_ptr<T>(),
+                      Tn, B, H, static_cast<T>(alpha), static_cast<T>(beta), static_cast<T>(thr), t,
+                      syn.data_ptr<T>(), idx, buf);
+    }
+  });
+  return {spk, keep_mem ? mem : at::empty({0}, opts)};
+}
+
+// ----------------------------------------------------------------------------------- backward
+
+// gW[j, :] += val_j * G[r, :] for every active unit j of row r of S (rows [0, R), width K): S^T G.
+template <typename T>
+void spike_t_matmul(T* __restrict gW, const T* S, const T* G, int64_t R, int K, int N) {
+  std::vector<int> idx(K);
+  for (int64_t r = 0; r < R; ++r) {
+    const T* srow = S + r * K;
+    const int m = active_units(srow, K, idx.data());
+    if (!m) continue;
+    const T* g = G + r * N;
+    for (int i = 0; i < m; ++i) {
+      T* out = gW + static_cast<int64_t>(idx[i]) * N;
+      const T c = srow[idx[i]];
+      if (c == T(1)) {
+        for (int k = 0; k < N; ++k) out[k] = out[k] + g[k];
+      } else {
+        for (int k = 0; k < N; ++k) out[k] = std::fma(c, g[k], out[k]);
+      }
+    }
+  }
+}
+
+// Returns {ga [T, B, H] (dL/d drive), gv [H, H] (empty unless need_gv)}.
+// spk_full: the forward's [T + 1, B, H] spikes; mem: [T, B, H] pre-update membranes.
+std::vector<Tensor> lif_backward(const Tensor& g_spk, const Tensor& spk_full, const Tensor& mem, const Tensor& v,
+                                 double alpha, double beta, double thr, double scale, bool need_gv, bool exact) {
+  const int64_t Tn = mem.size(0), B = mem.size(1);
+  const int H = static_cast<int>(mem.size(2));
+  const int64_t BH = B * H;
+  auto opts = mem.options();
+  Tensor g = g_spk.contiguous();
+  Tensor ga = at::empty({Tn, B, H}, opts);
+  // exact: the PyTorch path's transposed view; native: a contiguous copy (MKL's NN kernel is faster here)
+  Tensor vt = exact ? v.t() : v.t().contiguous();
+  Tensor gmem = at::zeros({B, H}, opts);
+  Tensor tmp = at::empty({B, H}, opts);
+  AT_DISPATCH_FLOATING_TYPES(mem.scalar_type(), "lif_backward", [&] {
+    using T = scalar_t;
+    const T a = static_cast<T>(alpha), be = static_cast<T>(beta), th = static_cast<T>(thr),
+            sc = static_cast<T>(scale);
+    T* gap = ga.data_ptr<T>();
+    const T* sp = spk_full.data_ptr<T>() + BH;  // S_t at sp + t * BH
+    const T* up = mem.data_ptr<T>();
+    const T* gp = g.data_ptr<T>();
+    T* gm = gmem.data_ptr<T>();
+    for (int64_t t = std::max<int64_t>(Tn - 2, 0); t < Tn; ++t)
+      for (int64_t i = 0; i < BH; ++i) gap[t * BH + i] = T(0);  // a_{T-2}, a_{T-1} reach no spike
+    for (int64_t t = Tn - 1; t > 0; --t) {
+      const bool has_gm = t < Tn - 1;
+      const T* src;
+      if (t + 3 < Tn) {  // g_ext_t + ga_{t+1} v^T, the PyTorch path's addmm
+        at::addmm_out(tmp, g[t], ga[t + 1], vt);
+        src = tmp.data_ptr<T>();
+      } else {
+        src = gp + t * BH;
+      }
+      const T* s = sp + t * BH;
+      const T* u = up + t * BH;
+      const T* ga_t = gap + t * BH;
+      T* ga_prev = gap + (t - 1) * BH;
+      if (has_gm) {
+        for (int64_t i = 0; i < BH; ++i) {
+          const T keep = T(1) - s[i];
+          ga_prev[i] = std::fma(keep, gm[i], ga_t[i] * a);                    // gI_t
+        }
+      }
+      if (t == 1) break;
+      for (int64_t i = 0; i < BH; ++i) {
+        const T keep = T(1) - s[i];
+        const T y = std::abs(u[i] - th) * sc + T(1);
+        const T sig = T(1) / (y * y);                                         // sigma'(U_t - thr)
+        const T gn = src[i] * sig;
+        gm[i] = has_gm ? std::fma(be * keep, gm[i], gn) : gn;                 // gU_t
+      }
+    }
+  });
+  Tensor gv;
+  if (need_gv) {
+    if (exact) {
+      gv = at::mm(spk_full.narrow(0, 0, Tn).reshape({Tn * B, H}).t(), ga.reshape({Tn * B, H}));
+    } else {
+      gv = at::zeros({H, H}, opts);
+      AT_DISPATCH_FLOATING_TYPES(mem.scalar_type(), "lif_backward_gv", [&] {
+        using T = scalar_t;
+        // sum_t S_{t-1}^T ga_t; S_{-1} = 0 and ga_{T-2} = ga_{T-1} = 0 contribute nothing
+        const int64_t t_end = std::max<int64_t>(Tn - 2, 1);
+        if (t_end > 1)
+          spike_t_matmul<T>(gv.data_ptr<T>(), spk_full.data_ptr<T>() + BH, ga.data_ptr<T>() + BH,
+                            (t_end - 1) * B, H, H);
+      });
+    }
+  }
+  return {ga, need_gv ? gv : at::empty({0}, opts)};
+}
+
+// S^T G for spikes S [R, K] (0/1 or counts) and a dense G [R, N]: the weight gradient of a
+// spike-driven product. exact: the PyTorch path's matmul.
+Tensor spike_grad_weight(const Tensor& S, const Tensor& G, bool exact) {
+  Tensor s = S.contiguous(), g = G.contiguous();
+  if (exact) return at::mm(s.t(), g);
+  const int64_t R = s.size(0);
+  const int K = static_cast<int>(s.size(1)), N = static_cast<int>(g.size(1));
+  Tensor out = at::zeros({K, N}, g.options());
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "spike_grad_weight", [&] {
+    spike_t_matmul<scalar_t>(out.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), R, K, N);
+  });
+  return out;
+}
+
+// Spike-driven S @ W [K, N] summed in BLAS blocks of kb (used to measure the BLAS's blocking).
+Tensor spike_matmul(const Tensor& S, const Tensor& W, int64_t kb) {
+  Tensor s = S.contiguous(), w = W.contiguous();
+  const int64_t R = s.size(0);
+  const int K = static_cast<int>(s.size(1)), N = static_cast<int>(w.size(1));
+  Tensor out = at::empty({R, N}, w.options());
+  AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "spike_matmul", [&] {
+    using T = scalar_t;
+    std::vector<int> idx(K);
+    std::vector<T> tmp(N);
+    for (int64_t r = 0; r < R; ++r) {
+      const T* row = s.data_ptr<T>() + r * K;
+      const int m = active_units(row, K, idx.data());
+      spike_rows<T>(out.data_ptr<T>() + r * N, w.data_ptr<T>(), N, idx.data(), m, row, static_cast<int>(kb),
+                    tmp.data());
+    }
+  });
+  return out;
+}
+
+// ----------------------------------------------------------------------------------- input projection
+
+// Layer-1 currents X @ w1 from the input's events, written time-major [T, B, H]. Row r = b * T + t
+// (sorted) owns events [offsets[r], offsets[r + 1]); each adds fma(count, w1[col], acc) from zero in
+// event order (what torch's embedding_bag with per_sample_weights computes on this CPU).
+Tensor events_forward(const Tensor& cols, const Tensor& vals, const Tensor& offsets, const Tensor& w1, int64_t B,
+                      int64_t Tn) {
+  Tensor c = cols.to(at::kLong).contiguous(), o = offsets.to(at::kLong).contiguous();
+  Tensor w = w1.contiguous();
+  Tensor x = vals.to(w.scalar_type()).contiguous();
+  const int H = static_cast<int>(w.size(1));
+  const int64_t n = c.numel();
+  Tensor out = at::zeros({Tn, B, H}, w.options());
+  AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "events_forward", [&] {
+    using T = scalar_t;
+    const int64_t* cp = c.data_ptr<int64_t>();
+    const int64_t* op = o.data_ptr<int64_t>();
+    const T* xp = x.data_ptr<T>();
+    const T* wp = w.data_ptr<T>();
+    T* outp = out.data_ptr<T>();
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t t = 0; t < Tn; ++t) {
+        const int64_t r = b * Tn + t;
+        const int64_t e0 = op[r], e1 = (r + 1 < B * Tn) ? op[r + 1] : n;
+        T* acc = outp + (t * B + b) * H;
+        for (int64_t e = e0; e < e1; ++e) {
+          const T* wr = wp + cp[e] * H;
+          const T cnt = xp[e];
+          for (int k = 0; k < H; ++k) acc[k] = std::fma(cnt, wr[k], acc[k]);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// dL/dw1 = X^T G from the events and the time-major gradient G [T, B, H] of the currents: each event
+// (row b * T + t, channel i, count c) adds fma(c, G[t, b], gw1[i]) in event order, i.e. per channel in
+// row order (what the PyTorch path's stable regrouping + embedding_bag computes).
+Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& vals, const Tensor& G, int64_t n_inputs) {
+  Tensor rr = rows.to(at::kLong).contiguous(), c = cols.to(at::kLong).contiguous();
+  Tensor g = G.contiguous();
+  Tensor x = vals.to(g.scalar_type()).contiguous();
+  const int64_t Tn = g.size(0), B = g.size(1);
+  const int H = static_cast<int>(g.size(2));
+  const int64_t n = c.numel();
+  Tensor out = at::zeros({n_inputs, H}, g.options());
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "events_backward", [&] {
+    using T = scalar_t;
+    const int64_t* rp = rr.data_ptr<int64_t>();
+    const int64_t* cp = c.data_ptr<int64_t>();
+    const T* xp = x.data_ptr<T>();
+    const T* gp = g.data_ptr<T>();
+    T* outp = out.data_ptr<T>();
+    for (int64_t e = 0; e < n; ++e) {
+      const int64_t b = rp[e] / Tn, t = rp[e] % Tn;
+      const T* gr = gp + (t * B + b) * H;
+      T* acc = outp + cp[e] * H;
+      const T cnt = xp[e];
+      for (int k = 0; k < H; ++k) acc[k] = std::fma(cnt, gr[k], acc[k]);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(sccl_native, m) {
+  m.def("lif_forward", &lif_forward);
+  m.def("lif_backward", &lif_backward);
+  m.def("spike_grad_weight", &spike_grad_weight);
+  m.def("spike_matmul", &spike_matmul);
+  m.def("events_forward", &events_forward);
+  m.def("events_backward", &events_backward);
+}
