@@ -209,7 +209,8 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     new_eval = encode_items(model, to_dev(new_test), depth)
 
     fmt = FORMATS[cfg.script](cfg, len(old_classes))
-    header = run_header(cfg, "class", buffer, dataset or meta.get("dataset", "unknown"))
+    header = run_header(cfg, "class", buffer, dataset or meta.get("dataset", "unknown"),
+                         (meta or {}).get("data_origin"))
     out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, header=header, echo=log)
     train_and_log(cfg, model, depth, new_items, old_eval, new_eval, buffer, spec.level if spec else None,
                   fmt, out, device, desc=f"class {cfg.held_out} {cfg.script}")

@@ -126,7 +126,8 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
     log(f"Pre-Training accuracy on ALL the classes: {score(model, global_items).value:.3f}")
 
     fmt = Format(cfg)
-    header = run_header(cfg, None, buffers[0], dataset or meta.get("dataset", "unknown"))
+    header = run_header(cfg, None, buffers[0], dataset or meta.get("dataset", "unknown"),
+                         (meta or {}).get("data_origin"))
     out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, txt_mode="a", header=header, echo=log)
     clock = Clock()
     prev0, per0 = score_by_class(model, prev_items)

@@ -166,7 +166,8 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
 
     n_old = int(meta.get("n_speakers", 12)) - 1 if meta else 11
     fmt = FORMATS[cfg.script](cfg, n_old)
-    header = run_header(cfg, "speaker", buffer, dataset or meta.get("dataset", "unknown"))
+    header = run_header(cfg, "speaker", buffer, dataset or meta.get("dataset", "unknown"),
+                         (meta or {}).get("data_origin"))
     out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, header=header, echo=log)
     if cfg.script == "latent_replay_subsample":
         mem_acc = score(model, replay_items(buffer, spec.level, device))
