@@ -1,4 +1,4 @@
-"""`sccl data merge` and heidelberg_unite_datasets.py: merge SHD train + test (reference-spec s1.3).
+"""`sccl data merge` and heidelberg_unite_datasets.py: merge SHD train + test (docs/data.md).
 
 Reads ``<data_dir>/shd_train.h5`` and ``<data_dir>/shd_test.h5`` (default folder
 ``~/data/hdspikes``), writes ``<data_dir>/shd_merged.h5`` = all train samples then all test

@@ -24,14 +24,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", type=Path, default=None, help="where the PNGs go (default: <out>/figure)")
     p.add_argument("--statedict_dir", type=Path, action="append", default=[],
                    help="a pretraining folder: its meta_*.json feed the pretraining table, its weights the "
-                        "compression figure (repeatable; the first one with weights is used)")
+                        "compression figure (repeatable; the first one with weights is used; default: none)")
     p.add_argument("--speaker", type=int, default=None,
                    help="compression figure: use state_dict_speaker_<S>.pt (default: the first state dict found)")
-    p.add_argument("--depth", type=int, default=1, choices=(1, 2, 3), help="compression figure: latent depth")
+    p.add_argument("--depth", type=int, default=1, choices=(1, 2, 3), help="compression figure: latent depth (default: 1)")
     p.add_argument("--n_frames", type=int, default=None,
                    help="compression figure: stored frames T' (default nb_steps/4, the paper's 1:4)")
-    p.add_argument("--no_figures", action="store_true", help="write the tables only")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (compression figure)")
+    p.add_argument("--no_figures", action="store_true", help="write the tables only (default: off)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for the compression figure (default: torch's choice)")
     return p
 
 
