@@ -408,6 +408,7 @@ def build(sections: list[Section], metas: list[tuple[Path, dict]], *, source: st
                ""]
     md += [INTRO, ""]
     rows: list[dict] = []
+    claim_rows: list[dict] = []
     for sec in sections:
         md += [f"## {sec.title}", ""]
         if sec.dataset != "shd":
@@ -416,7 +417,7 @@ def build(sections: list[Section], metas: list[tuple[Path, dict]], *, source: st
 
         cm, cr = claims_md(sec, list(metas))
         md += cm
-        rows += cr
+        claim_rows += cr  # appended last: the CSV's columns keep their order
         hl = headline(sec)
         md += ["### Headline: the paper's numbers", "", headline_md(hl), ""]
         md += ["How our configuration is chosen for each claim:", ""] + _rules_md(hl) + [""]
@@ -458,7 +459,7 @@ def build(sections: list[Section], metas: list[tuple[Path, dict]], *, source: st
     rows += r
     if notes:
         md += ["## Notes", ""] + [f"* {n}" for n in notes] + [""]
-    return "\n".join(md), rows
+    return "\n".join(md), rows + claim_rows
 
 
 def csv_text(rows: list[dict]) -> str:
