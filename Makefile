@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.sccl-installed
 # Demo folder (git-ignored) and the folder `make report` reads records from
 DEMO_DIR   ?= results/demo
 REPORT_DIR ?= $(DEMO_DIR)
+# extra flags of `sccl demo`, e.g. DEMO_ARGS=--resume or DEMO_ARGS="--jobs 4"
+DEMO_ARGS  ?=
 
 .PHONY: install test demo bench report clean help
 
@@ -29,7 +31,7 @@ test: install
 	$(PY) -m pytest -q
 
 demo: install
-	$(PY) -m sccl demo --out_dir $(DEMO_DIR)
+	$(PY) -m sccl demo --out_dir $(DEMO_DIR) $(DEMO_ARGS)
 
 bench: install
 	$(PY) benchmarks/run_all.py

@@ -201,7 +201,8 @@ def critical_path(st: list[Step]) -> dict[str, float]:
     return rank
 
 
-def run_steps(st: list[Step], *, jobs: int, threads: int | None, log_dir: Path, log=print) -> float:
+def run_steps(st: list[Step], *, jobs: int, threads: int | None, log_dir: Path, log=print,
+              resume: bool = False) -> float:
     """Run the steps, at most ``jobs`` at a time, each as soon as the steps it needs are done
     (the ready step with the longest chain behind it first). Each step's stdout + stderr go to ``log_dir/<key>.log``.
     Raises SCCLError (after the running steps end) when a step fails."""
@@ -213,10 +214,17 @@ def run_steps(st: list[Step], *, jobs: int, threads: int | None, log_dir: Path, 
     order = {s.key: i for i, s in enumerate(st)}
     rank = critical_path(st)
     pending, running, done = list(st), {}, set()
+    if resume:  # steps that ended well in an earlier run (their ``.done`` marker) are not run again
+        for s in list(pending):
+            if (log_dir / f"{s.key}.done").exists():
+                pending.remove(s)
+                done.add(s.key)
+        if done:
+            log(f"--resume: {len(done)} steps done by an earlier run are skipped", flush=True)
     total = sum(s.cost for s in st)
     bar = progress(total=round(total, 1), desc="sccl demo", unit="",
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed} elapsed, ETA {remaining}]")
-    t_all, failed, n_done = time.time(), None, 0
+    t_all, failed, n_done = time.time(), None, len(done)
     try:
         while pending or running:
             ready = [s for s in pending if all(n in done for n in s.needs)]
@@ -245,6 +253,7 @@ def run_steps(st: list[Step], *, jobs: int, threads: int | None, log_dir: Path, 
                     failed = failed or (s, rc)
                     continue
                 done.add(key)
+                (log_dir / f"{key}.done").write_text(f"{s.seconds:.1f}\n")
                 bar.update(s.cost)
                 msg = f"[{n_done}/{len(st)}] {s.title}: {s.seconds:.1f} s (total {time.time() - t_all:.0f} s)"
                 bar.write(msg, file=sys.stdout) if not bar.disable else log(msg, flush=True)
@@ -266,10 +275,13 @@ def run_steps(st: list[Step], *, jobs: int, threads: int | None, log_dir: Path, 
 def summary(st: list[Step], wall: float, out: Path, jobs: int) -> str:
     from collections import Counter
 
+    import resource
+
     n = Counter(s.kind for s in st)
-    cpu = sum(s.seconds or 0 for s in st)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru.ru_utime + ru.ru_stime  # every step this demo ran (they are its child processes)
     return (f"sccl demo: {n['pretrain']} pretrainings, {n['continual']} continual runs, "
-            f"{n['data']} data steps and the report in {wall / 60:.1f} min wall ({cpu / 60:.1f} min of step time, "
+            f"{n['data']} data steps and the report in {wall / 60:.1f} min wall ({cpu / 60:.1f} min CPU, "
             f"{jobs} at a time) -> {out}/tables.md, {out}/figure/, logs in {out}/logs/")
 
 
@@ -289,6 +301,8 @@ def main(argv=None) -> int:
                    help="torch threads per step (on a shared 2-core machine a 2-thread torch process next to "
                         "another busy process runs many times slower)")
     p.add_argument("--dry_run", "--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument("--resume", action="store_true",
+                   help="skip the steps an earlier demo in the same --out_dir finished (logs/<step>.done)")
     args = p.parse_args(argv)
     if args.jobs < 1 or args.threads < 1:
         raise ConfigError(f"--jobs and --threads must be >= 1, got {args.jobs} and {args.threads}")
@@ -303,7 +317,7 @@ def main(argv=None) -> int:
           f"(synthetic data: the accuracies show the method at work on a cartoon of speech, not the paper's numbers)\n"
           f"{len(st)} steps, {args.jobs} at a time; each step's output: {out / 'logs'}/<step>.log", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the steps this demo started, too
-    wall = run_steps(st, jobs=args.jobs, threads=args.threads, log_dir=out / "logs", log=print)
+    wall = run_steps(st, jobs=args.jobs, threads=args.threads, log_dir=out / "logs", log=print, resume=args.resume)
     print(f"\nDemo finished in {wall / 60:.1f} min.\n  tables and claims: {out / 'tables.md'}\n"
           f"  figures: {out / 'figure'}/\n  results: {out}/*/records/*.jsonl (and the original TXT / CSV files beside them)")
     print(summary(st, wall, out, args.jobs))

@@ -214,7 +214,7 @@ def base_models(metas: list[tuple[Path, dict]]) -> tuple[bool | None, list[str]]
         lo = min(d["test_accuracy"] for d in ds)
         ok.append(lo >= BASE_MIN)
         seeds = sorted({(d.get("config") or {}).get("seed") for d in ds}, key=str)
-        line = f"{names.get(mode, mode).format(h=h)}: test accuracy {_st(st)}, lowest {100 * lo:.1f} % (seeds {seeds})"
+        line = f"{names.get(mode, mode).format(h=h)}: test accuracy (%) {_st(st)}, lowest {100 * lo:.1f} % (seeds {seeds})"
         if mode == "10classes":
             ge = [d.get("german_accuracy") for d in ds if d.get("german_accuracy") is not None]
             # the global accuracy before the German classes if both halves are equally large
