@@ -88,6 +88,7 @@ def steps(plan: Plan, out: Path) -> list[Step]:
     """Every step of the demo, in a valid order (each after the steps it needs)."""
     data = out / "data"
     sd64, sdc = out / "statedicts_64_elements", out / "statedicts_class_incremental"
+    sd10 = out / "statedicts_10classes"
     net = [f"--batch_size={plan.batch_size}", *plan.net_flags]
     sp, rc = f"--speaker={plan.speaker}", f"--removed_class={plan.removed_class}"
     pre = [*net, f"--data_dir={data}", f"--lr={plan.pretrain_lr}", f"--weight_scale={plan.weight_scale}"]
@@ -156,23 +157,31 @@ def steps(plan: Plan, out: Path) -> list[Step]:
         for title, key, argv in runs:
             st.append(Step(f"class-{key}-s{s}", f"class-incremental: {title}, seed {s}", "class_incremental",
                            [*argv, *C], needs=need, kind="continual", cost=plan.cl_epochs * 0.8))
-    # as in the original, the 10-class generator rewrites removed_x_class_10..19.pt, which the
-    # faithful class-incremental memory reads: it runs after the class-incremental runs
+    # the 10-class generator writes removed_x_class_10..19.pt, which the faithful class-incremental
+    # memory reads from the single-class runs: it gets its own folder (with the English classes'
+    # batch lists, which the faithful progressive run reads), so it can run at any time
     E10 = plan.ten_pretrain_epochs
     st.append(Step("pre-10classes", "pretrain, 10 English classes", "statedicts_class_incremental",
-                   ["heidelberg_statedict_generator_10classes.py", f"--nb_epochs={E10}", *pre, f"--out_dir={sdc}"],
-                   needs=tuple(x.key for x in st if x.key.startswith("class-")), kind="pretrain", cost=4.7 * E10))
+                   ["heidelberg_statedict_generator_10classes.py", f"--nb_epochs={E10}", *pre, f"--out_dir={sd10}"],
+                   needs=("merge",), kind="pretrain", cost=4.7 * E10))
+    english = []
+    for c in range(10):
+        english.append(f"removed-en-{c}")
+        st.append(Step(english[-1], f"batch lists of class {c} for the faithful progressive run (--removed_only)",
+                       "statedicts_class_incremental",
+                       ["heidelberg_statedict_generator.py", f"--removed_class={c}", "--removed_only", *pre,
+                        f"--out_dir={sd10}"], needs=("merge",), kind="data", cost=2))
     for s in plan.seeds:
         st.append(Step(f"progressive-s{s}", f"progressive English -> German, compressed LR 1:2, seed {s}",
                        "class_incremental_multiclasses",
-                       ["latent_replay_subsample.py", f"--seed={s}", f"--statedict_dir={sdc}", f"--out_dir={out_p}",
+                       ["latent_replay_subsample.py", f"--seed={s}", f"--statedict_dir={sd10}", f"--out_dir={out_p}",
                         *net, f"--nb_epochs={plan.progressive_epochs}", f"--lr={plan.cl_lr}", "--latent_depth=1",
                         f"--latent_batches={max(1, m // 2)}", f"--latent_subsample={half}"],
-                       needs=("pre-10classes",), kind="continual", cost=plan.progressive_epochs * 10 * 0.5))
+                       needs=("pre-10classes", *english), kind="continual", cost=plan.progressive_epochs * 10 * 0.5))
     st.append(Step("report", "report: tables, figures and the claims", ".",
                    ["-m", "sccl.report", f"--results={out}", f"--out={out}", f"--figures={out / 'figure'}",
                     f"--statedict_dir={sd64 / f'seed{plan.seeds[0]}'}", f"--statedict_dir={sd64}",
-                    f"--statedict_dir={sdc}"],
+                    f"--statedict_dir={sdc}", f"--statedict_dir={sd10}"],
                    needs=tuple(x.key for x in st), kind="report", cost=6))
     return st
 
