@@ -9,14 +9,17 @@ REPORT_DIR ?= $(DEMO_DIR)
 # extra flags of `sccl demo`, e.g. DEMO_ARGS=--resume or DEMO_ARGS="--jobs 4"
 DEMO_ARGS  ?=
 
-.PHONY: install test demo bench report clean help
+.PHONY: install test test-slurm demo bench report clean help golden mutants
 
 help:
 	@echo "make demo    - the whole pipeline on the embedded synthetic SHD (minutes on 2 cores)"
 	@echo "make test    - the test suite"
+	@echo "make test-slurm - the SLURM tests on a single-node cluster it installs (root, apt-get) and starts"
 	@echo "make bench   - performance benchmarks (baseline vs sccl, ratios)"
 	@echo "make report  - tables and figures from the result records under results/"
 	@echo "make install - only create .venv and install sccl into it"
+	@echo "make golden  - rewrite tests/golden/ after a deliberate output change (docs/testing.md)"
+	@echo "make mutants - mutation check: every listed one-line change must fail a test (docs/testing.md)"
 
 install: $(STAMP)
 
@@ -30,13 +33,27 @@ $(STAMP): pyproject.toml requirements.txt
 test: install
 	$(PY) -m pytest -q
 
+# root + apt-get: installs slurm-wlm, munge, slurmdbd, mariadb-server when missing, starts a
+# single-node cluster on 127.0.0.1, runs tests/test_slurm.py, stops the cluster (docs/sweeps.md)
+test-slurm: install
+	scripts/test_slurm.sh
+
+golden: install
+	OMP_NUM_THREADS=1 $(PY) tests/make_golden.py
+
+mutants: install
+	OMP_NUM_THREADS=1 $(PY) tests/mutants.py
+
 demo: install
 	$(PY) -m sccl demo --out_dir $(DEMO_DIR) $(DEMO_ARGS)
 
 bench: install
 	$(PY) benchmarks/run_all.py
 
+# the compression figure's data is written by an analysis command; the report reads records only
 report: install
+	@if [ ! -e $(REPORT_DIR)/compression_example.json ] && ls $(REPORT_DIR)/statedicts_64_elements/state_dict_*.pt >/dev/null 2>&1; then \
+	  $(PY) -m sccl compression --statedict_dir $(REPORT_DIR)/statedicts_64_elements --out $(REPORT_DIR)/compression_example.json; fi
 	$(PY) -m sccl report --results $(REPORT_DIR)
 
 clean:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from sccl.cli_util import run_main
 from sccl.config import add_flag
-from sccl.experiments.class_incremental import run
 from sccl.scripting import add_continual_extras, continual_main, continual_parser
 
 HERE = Path(__file__).resolve().parent
@@ -25,8 +24,8 @@ def main(argv=None):
     add_flag(p, "lr", type=float, default=2e-4)
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="class", script="latent_replay", held_out=args.removed_class,
-                          depth=args.latent_depth, memory_batches=1, run=run)
+    return continual_main(args, experiment="class", strategy="latent_replay", held_out=args.removed_class,
+                          depth=args.latent_depth, memory_batches=args.latent_batches)  # kept at 1 (registry)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from sccl.cli_util import run_main
 from sccl.config import add_flag
-from sccl.experiments.class_incremental import run
 from sccl.scripting import add_continual_extras, continual_main, continual_parser
 
 HERE = Path(__file__).resolve().parent
@@ -27,9 +26,9 @@ def main(argv=None):
     add_flag(p, "lr", type=float, default=2e-4)
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="class", script="latent_replay_subsample", held_out=args.removed_class,
+    return continual_main(args, experiment="class", strategy="latent_replay_subsample", held_out=args.removed_class,
                           depth=args.latent_depth, memory_batches=args.latent_batches,
-                          n_frames=args.latent_subsample, run=run)
+                          n_frames=args.latent_subsample)
 
 
 if __name__ == "__main__":

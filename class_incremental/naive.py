@@ -9,7 +9,6 @@ Writes class_<C>_naive_class_inc_train.txt, naive_class_incremental_csv.csv, rec
 from pathlib import Path
 
 from sccl.cli_util import run_main
-from sccl.experiments.class_incremental import run
 from sccl.scripting import add_continual_extras, continual_main, continual_parser
 
 HERE = Path(__file__).resolve().parent
@@ -20,7 +19,7 @@ def main(argv=None):
                          statedict_dir=HERE.parent / "statedicts_class_incremental", script_dir=HERE)
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="class", script="naive", held_out=args.removed_class, run=run)
+    return continual_main(args, experiment="class", strategy="naive", held_out=args.removed_class)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from sccl.cli_util import run_main
 from sccl.config import add_flag
-from sccl.experiments.class_incremental import run
 from sccl.scripting import add_continual_extras, continual_main, continual_parser
 
 HERE = Path(__file__).resolve().parent
@@ -25,8 +24,8 @@ def main(argv=None):
     add_flag(p, "latent_subsample", type=int, default=10, help="stored frames T' of the raw input")
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="class", script="rehearsal", held_out=args.removed_class,
-                          memory_batches=args.reharsal_size, n_frames=args.latent_subsample, pooling="sum", run=run)
+    return continual_main(args, experiment="class", strategy="rehearsal", held_out=args.removed_class,
+                          memory_batches=args.reharsal_size, n_frames=args.latent_subsample)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from sccl.cli_util import run_main
 from sccl.config import add_flag
-from sccl.experiments.progressive import run
 from sccl.scripting import add_continual_extras, continual_main, continual_parser
 
 HERE = Path(__file__).resolve().parent
@@ -26,8 +25,8 @@ def main(argv=None):
     add_flag(p, "latent_batches", type=int, default=1, help="English train batches in the old memory")
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="progressive", script="latent_replay", held_out=None,
-                          depth=args.latent_depth, memory_batches=args.latent_batches, run=run)
+    return continual_main(args, experiment="progressive", strategy="latent_replay", held_out=None,
+                          depth=args.latent_depth, memory_batches=args.latent_batches)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from sccl.cli_util import run_main
 from sccl.config import add_flag
-from sccl.experiments.progressive import run
 from sccl.scripting import add_continual_extras, continual_main, continual_parser
 
 HERE = Path(__file__).resolve().parent
@@ -26,9 +25,9 @@ def main(argv=None):
     add_flag(p, "latent_subsample", type=int, default=20, help="stored frames T' (50 = the paper's 1:2)")
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="progressive", script="latent_replay_subsample", held_out=None,
+    return continual_main(args, experiment="progressive", strategy="latent_replay_subsample", held_out=None,
                           depth=args.latent_depth, memory_batches=args.latent_batches,
-                          n_frames=args.latent_subsample, run=run)
+                          n_frames=args.latent_subsample)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main(argv=None):
     add_flag(p, "latent_batches", type=int, default=10, help="pretrain batches whose latents are stored")
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="sample", script="latent_replay", held_out=args.speaker,
+    return continual_main(args, experiment="sample", strategy="latent_replay", held_out=args.speaker,
                           depth=args.latent_depth, memory_batches=args.latent_batches)
 
 

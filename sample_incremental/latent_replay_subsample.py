@@ -25,9 +25,10 @@ def main(argv=None):
     add_flag(p, "pooling", choices=("or", "sum"), default="or", help="or: the 'new' script; sum: the 'sums' script")
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="sample", script="latent_replay_subsample", held_out=args.speaker,
+    strategy = {"or": "latent_replay_subsample", "sum": "latent_replay_sums"}[args.pooling]
+    return continual_main(args, experiment="sample", strategy=strategy, held_out=args.speaker,
                           depth=args.latent_depth, memory_batches=args.latent_batches,
-                          n_frames=args.latent_subsample, pooling=args.pooling)
+                          n_frames=args.latent_subsample)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def main(argv=None):
                          hard_epochs=50, statedict_dir=HERE.parent / "statedicts_64_elements", script_dir=HERE)
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="sample", script="naive", held_out=args.speaker)
+    return continual_main(args, experiment="sample", strategy="naive", held_out=args.speaker)
 
 
 if __name__ == "__main__":

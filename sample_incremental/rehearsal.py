@@ -21,8 +21,8 @@ def main(argv=None):
     add_flag(p, "reharsal_size", type=int, default=1, help="raw pretrain batches kept for rehearsal")
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="sample", script="rehearsal", held_out=args.speaker,
-                          memory_batches=args.reharsal_size, pooling="sum")
+    return continual_main(args, experiment="sample", strategy="rehearsal", held_out=args.speaker,
+                          memory_batches=args.reharsal_size)
 
 
 if __name__ == "__main__":

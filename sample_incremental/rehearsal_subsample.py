@@ -22,8 +22,8 @@ def main(argv=None):
     add_flag(p, "latent_batches", type=int, default=10, help="raw pretrain batches kept")
     add_continual_extras(p)
     args = p.parse_args(argv)
-    return continual_main(args, experiment="sample", script="rehearsal_subsample", held_out=args.speaker,
-                          memory_batches=args.latent_batches, n_frames=args.latent_subsample, pooling="sum")
+    return continual_main(args, experiment="sample", strategy="rehearsal_subsample", held_out=args.speaker,
+                          memory_batches=args.latent_batches, n_frames=args.latent_subsample)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from sccl.cli_util import run_main
 from sccl.drivers import dispatch, driver_parser, int_list
-from sccl.suite.sweeps import SAMPLE_OPTIONS, SAMPLE_STRATEGIES, sample_commands
+from sccl.suite.sweeps import SAMPLE_CHOICES, SAMPLE_OPTIONS, SAMPLE_STRATEGIES, sample_commands
 
 HERE = Path(__file__).resolve().parent
-STRATEGIES = SAMPLE_STRATEGIES
+STRATEGIES = SAMPLE_STRATEGIES  # the original driver's (default)
+CHOICES = SAMPLE_CHOICES  # every strategy with sweep entries
 
 
 def runs(a) -> list[list[str]]:
@@ -27,13 +28,13 @@ def main(argv=None):
     p = driver_parser(__doc__)
     p.add_argument("--speakers", type=int_list, default=list(range(12)), help="default 0..11")
     p.add_argument("--strategies", type=lambda t: t.split(","), default=list(STRATEGIES),
-                   help="comma list of " + ",".join(STRATEGIES))
+                   help="comma list of " + ",".join(CHOICES) + " (default: the original's " + ",".join(STRATEGIES) + ")")
     for option in SAMPLE_OPTIONS:
         option.add(p)
     args, extra = p.parse_known_args(argv)
-    bad = set(args.strategies) - set(STRATEGIES)
+    bad = set(args.strategies) - set(CHOICES)
     if bad:
-        p.error(f"unknown strategy {sorted(bad)}; choose from {','.join(STRATEGIES)}")
+        p.error(f"unknown strategy {sorted(bad)}; choose from {','.join(CHOICES)}")
     return dispatch(args, runs(args), ["--skip_done", *extra], cwd=HERE, conf=HERE / args.conf)
 
 

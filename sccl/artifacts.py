@@ -106,6 +106,9 @@ def load(path: Path, *, made_by: str | None = None) -> Any:
     hint = f": make it with `{made_by}`" if made_by else ""
     if not path.exists():
         raise ArtifactError(f"missing artifact {path}{hint}")
+    from sccl.manifest import check_file
+
+    check_file(path, made_by=made_by)  # part of a complete, unchanged generator run (sccl.manifest)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse invariant checks")

@@ -4,6 +4,7 @@
     sccl data synth --out_dir DIR [--preset P] [--n_rep N]  write a synthetic SHD-format set
     sccl data merge [--data_dir DIR] [--download]          = heidelberg_unite_datasets.py
     sccl report --results DIR [...]                  tables and figures from result records
+    sccl compression --statedict_dir DIR --out FILE  the compression figure's data (read by the report)
     sccl grid [--paper | --speakers L ...] [--executor local|slurm] [--jobs N]
                                                      a whole grid with dependencies (docs/sweeps.md)
 """
@@ -38,6 +39,9 @@ def _dispatch(argv: list[str]) -> int:
     if cmd == "report":
         from sccl.report import main as report_main
         return report_main(rest)
+    if cmd == "compression":
+        from sccl.experiments.analysis import compression_main
+        return compression_main(rest)
     if cmd == "data" and rest[:1] == ["synth"]:
         from sccl.data.synthetic import main as synth_main
         return synth_main(rest[1:], prog="sccl data synth")

@@ -19,6 +19,21 @@ from sccl.errors import SCCLError
 R = TypeVar("R")
 
 
+# configuration fields whose flag is not ``--<field>`` (sccl.config, sccl.experiments.continual)
+SETTING_FLAGS = {"depth": "--latent_depth", "n_frames": "--latent_subsample",
+                 "memory_batches": "--latent_batches / --reharsal_size", "held_out": "--speaker / --removed_class"}
+
+
+def cli_message(e: Exception) -> str:
+    """The error's message, prefixed with the flag (and value) of the setting it is about."""
+    setting = getattr(e, "setting", None)
+    if not setting:
+        return str(e)
+    flag = SETTING_FLAGS.get(setting, "--" + setting)
+    value = getattr(e, "value", None)
+    return f"{flag}{'' if value is None else f'={value}'}: {e}"
+
+
 def error_exit(message: str, status: int = 2) -> None:
     """Print ``error: <message>`` (one line) to stderr and exit with ``status``."""
     print("error: " + " ".join(str(message).split()), file=sys.stderr, flush=True)
@@ -30,7 +45,7 @@ def run_main(fn: Callable[..., R], *args, **kwargs) -> R:
     try:
         return fn(*args, **kwargs)
     except SCCLError as e:
-        error_exit(str(e), 2)
+        error_exit(cli_message(e), 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)
         sys.exit(130)

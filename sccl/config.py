@@ -55,12 +55,14 @@ class NetConfig:
     def validate(self) -> "NetConfig":
         for name in ("nb_inputs", "nb_hidden", "nb_outputs", "nb_steps"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"--{name} must be a positive integer, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}",
+                                  setting=name)
         if self.nb_hidden < 4:
-            raise ConfigError(f"--nb_hidden must be at least 4 (layers are H, H//2, H//4), got {self.nb_hidden}")
+            raise ConfigError(f"nb_hidden must be at least 4 (layers are H, H//2, H//4), got {self.nb_hidden}",
+                              setting="nb_hidden")
         for name in ("time_step", "max_time", "tau_mem", "tau_syn", "weight_scale"):
             if not getattr(self, name) > 0:
-                raise ConfigError(f"--{name} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}", setting=name)
         return self
 
     def to_dict(self) -> dict:
@@ -69,7 +71,7 @@ class NetConfig:
 
 def check_depth(depth: int) -> int:
     if depth not in LATENT_DEPTHS:
-        raise ConfigError(f"--latent_depth must be one of 0, 1, 2, 3, got {depth}")
+        raise ConfigError(f"the latent depth must be one of 0, 1, 2, 3, got {depth}", setting="depth", value=depth)
     return depth
 
 
@@ -78,8 +80,9 @@ def check_subsample(latent_subsample: int, nb_steps: int) -> int:
     if latent_subsample < 1 or latent_subsample > nb_steps or nb_steps % latent_subsample:
         divisors = [d for d in range(1, nb_steps + 1) if nb_steps % d == 0]
         raise ConfigError(
-            f"--latent_subsample={latent_subsample} must divide --nb_steps={nb_steps} "
-            f"(choose one of {divisors}; ratio 1:2 is {nb_steps // 2}, 1:10 is {nb_steps // 10})")
+            f"the stored frames T'={latent_subsample} must divide the {nb_steps} time steps "
+            f"(choose one of {divisors}; ratio 1:2 is {nb_steps // 2}, 1:10 is {nb_steps // 10})",
+            setting="n_frames", value=latent_subsample)
     return latent_subsample
 
 
@@ -171,11 +174,11 @@ def net_config_from_args(args: argparse.Namespace) -> NetConfig:
 
 def check_batch_size(batch_size: int) -> int:
     if batch_size < 1:
-        raise ConfigError(f"--batch_size must be a positive integer, got {batch_size}")
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size}", setting="batch_size")
     return batch_size
 
 
 def check_epochs(nb_epochs: int) -> int:
     if nb_epochs < 0:
-        raise ConfigError(f"--nb_epochs must be >= 0, got {nb_epochs}")
+        raise ConfigError(f"the number of epochs must be >= 0, got {nb_epochs}", setting="nb_epochs")
     return nb_epochs

@@ -178,6 +178,10 @@ def steps(plan: Plan, out: Path) -> list[Step]:
                         *net, f"--nb_epochs={plan.progressive_epochs}", f"--lr={plan.cl_lr}", "--latent_depth=1",
                         f"--latent_batches={max(1, m // 2)}", f"--latent_subsample={half}"],
                        needs=("pre-10classes", *english), kind="continual", cost=plan.progressive_epochs * 10 * 0.5))
+    st.append(Step("compression", "compression example (the report's compression figure)", ".",
+                   ["-m", "sccl", "compression", f"--statedict_dir={sd64 / f'seed{plan.seeds[0]}'}",
+                    f"--out={out / 'compression_example.json'}"],
+                   needs=(f"pre-speaker-s{plan.seeds[0]}",), kind="data", cost=2))
     st.append(Step("report", "report: tables, figures and the claims", ".",
                    ["-m", "sccl.report", f"--results={out}", f"--out={out}", f"--figures={out / 'figure'}",
                     f"--statedict_dir={sd64 / f'seed{plan.seeds[0]}'}", f"--statedict_dir={sd64}",
@@ -318,6 +322,10 @@ def main(argv=None) -> int:
     plan = QUICK if args.quick else FULL
     out = args.out_dir.resolve()
     st = steps(plan, out)
+    if not args.dry_run:
+        from sccl.preflight import check_out_dir
+
+        check_out_dir(out, "--out_dir")  # before the first step
     if args.dry_run:
         for s in st:
             print(_shown(s, args.threads))

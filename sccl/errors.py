@@ -16,7 +16,15 @@ class DataError(SCCLError):
 
 
 class ConfigError(SCCLError, ValueError):
-    """A flag or configuration value is out of range or contradicts another one."""
+    """A configuration value is out of range or contradicts another one.
+
+    The message speaks library terms; ``setting`` names the configuration field it is about
+    (and ``value`` its value), so that the command-line layer can name the flag instead
+    (:func:`sccl.cli_util.cli_message`)."""
+
+    def __init__(self, message: str, *, setting: str | None = None, value=None):
+        super().__init__(message)
+        self.setting, self.value = setting, value
 
 
 class ArtifactError(SCCLError):

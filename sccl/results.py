@@ -215,7 +215,13 @@ class RunLog:
     def _append_key(self) -> str:
         """Key of this completion's appends: the same for a retry of a run killed before its
         records file was written (its appends are not repeated), new for a deliberate rerun of
-        a completed run (which appends again, as the original does)."""
+        a completed run (which appends again, as the original does). Under a run claim
+        (:mod:`sccl.runclaim`) the key was fixed when the run started."""
+        from sccl.runclaim import current_key
+
+        claimed = current_key(self.run_id)
+        if claimed is not None:
+            return claimed
         done = records_path(self.out_dir, self.run_id)
         generation = _digest(done.read_bytes())[:12] if done.exists() else "0"
         return f"{self.run_id}@{generation}"

@@ -22,9 +22,10 @@ def select_device(name: str | None) -> torch.device:
     try:
         dev = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"--device {name!r} is not a torch device (use cpu, cuda or cuda:N)") from None
+        raise ConfigError(f"{name!r} is not a torch device (use cpu, cuda or cuda:N)", setting="device") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name} asked for CUDA but torch sees no GPU here (torch {torch.__version__}); use --device cpu")
+        raise ConfigError(f"device {name} asks for CUDA but torch sees no GPU here (torch {torch.__version__}); "
+                          f"use the cpu", setting="device", value=name)
     return dev
 
 
@@ -32,7 +33,7 @@ def set_threads(n: int | None) -> int:
     """Set torch intra-op threads when ``n`` is given; return the count in force."""
     if n is not None:
         if n < 1:
-            raise ConfigError(f"--threads must be >= 1, got {n}")
+            raise ConfigError(f"the thread count must be >= 1, got {n}", setting="threads")
         torch.set_num_threads(n)
     return torch.get_num_threads()
 
@@ -40,7 +41,7 @@ def set_threads(n: int | None) -> int:
 def seeded(seed: int) -> tuple[np.random.Generator, torch.Generator]:
     """The two random streams of a run: numpy (shuffles) and torch CPU (weight draws)."""
     if seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {seed}")
+        raise ConfigError(f"the seed must be >= 0, got {seed}", setting="seed")
     gen = torch.Generator()
     gen.manual_seed(seed)
     return np.random.default_rng(seed), gen

@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 
 from sccl.config import add_common_args, add_flag, add_run_args, net_config_from_args
+from sccl.registry import PROTOCOLS
+
+ORDERS = ("new_then_replay", "interleave")  # sccl.strategies.ORDERS (not imported: it needs torch)
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +54,9 @@ def pretrain_main(args: argparse.Namespace, mode: str, held_out: int | None) -> 
     cfg = PretrainConfig(mode=mode, held_out=held_out, net=net_config_from_args(args),
                          batch_size=args.batch_size, nb_epochs=args.nb_epochs, lr=args.lr,
                          seed=args.seed, removed_only=getattr(args, "removed_only", False)).validate()
+    from sccl.preflight import check_out_dir
+
+    check_out_dir(args.out_dir, "--out_dir")  # before the data is read or anything is trained
     device = select_device(args.device)
     set_threads(args.threads)
     source = open_merged(args.data_dir, synthetic=args.synthetic, synthetic_seed=0,
@@ -89,6 +95,13 @@ def continual_parser(description: str, *, held_out_flag: str | None, nb_epochs: 
     return p
 
 
+def _mark_given(p: argparse.ArgumentParser) -> None:
+    """Defaults that a run must tell from given values (sccl.manifest.was_given)."""
+    from sccl.manifest import FIXED, mark_defaults
+
+    mark_defaults(p, (*FIXED, "nb_epochs", "latent_batches"))
+
+
 def add_continual_extras(p: argparse.ArgumentParser) -> None:
     """sccl's additions, after the original flags."""
     d = p.get_default
@@ -104,49 +117,66 @@ def add_continual_extras(p: argparse.ArgumentParser) -> None:
              help=f"folder with the pretraining artifacts (default: {d('_statedict_dir')})")
     add_flag(p, "out_dir", type=Path, default=d("_script_dir"),
              help="folder for the TXT / CSV / records files (default: this script's folder)")
-    add_flag(p, "protocol", choices=("faithful", "clean"), default="faithful",
+    add_flag(p, "protocol", choices=PROTOCOLS, default="faithful",
              help="faithful: the original's data flow (default); clean: the fixes of docs/protocols.md")
-    add_flag(p, "order", choices=("new_then_replay", "interleave"), default="new_then_replay",
+    add_flag(p, "order", choices=ORDERS, default="new_then_replay",
              help="batch order per epoch (default: new batches, then replay batches, as the original)")
     add_flag(p, "skip_done", action="store_true",
              help="do nothing when this run's records file already exists (used by the testsuites to resume)")
+    _mark_given(p)
 
 
 def effective_epochs(args: argparse.Namespace) -> int:
+    from sccl.manifest import plain
+
     if args.override_epochs is not None:
         return args.override_epochs
     hard = getattr(args, "_hard_epochs", None)
-    return args.nb_epochs if hard is None else hard
+    return plain(args.nb_epochs) if hard is None else hard
 
 
-def continual_main(args: argparse.Namespace, *, experiment: str, script: str, held_out: int | None,
-                   depth: int | None = None, memory_batches: int = 0, n_frames: int | None = None,
-                   pooling: str = "or", run=None) -> int:
-    from sccl.config import check_depth, check_subsample
-    from sccl.experiments.continual import ContinualConfig
+RUNS = {"sample": "sccl.experiments.sample_incremental", "class": "sccl.experiments.class_incremental",
+        "progressive": "sccl.experiments.progressive"}
+
+
+def continual_main(args: argparse.Namespace, *, experiment: str, strategy: str, held_out: int | None,
+                   depth: int | None = None, memory_batches: int = 0, n_frames: int | None = None) -> int:
+    """A continual script's main: ``strategy`` is a :mod:`sccl.registry` name. Checks everything
+    that can be checked before working (flags, output folder, the pretraining set and its
+    network), then claims the run and runs it (docs/integrity.md)."""
+    from importlib import import_module
+
+    from sccl import preflight, registry, runclaim
+    from sccl.config import check_depth
+    from sccl.manifest import reading_for
+    from sccl.results import records_path, run_done
     from sccl.runtime import select_device, set_threads
 
     if depth is not None:
         check_depth(depth)
-    if n_frames is not None:
-        check_subsample(n_frames, args.nb_steps)
-    cfg = ContinualConfig(experiment=experiment, script=script, held_out=held_out,
-                          net=net_config_from_args(args), batch_size=args.batch_size,
-                          nb_epochs=effective_epochs(args), lr=args.lr, depth=depth,
-                          memory_batches=memory_batches, n_frames=n_frames, pooling=pooling,
-                          seed=args.seed, protocol=args.protocol, order=args.order).validate()
-    from sccl.results import records_path, run_done
+    preflight.check_out_dir(args.out_dir, "--out_dir", dirs=["records"])
+    cfg, pre = resolved_config(args, experiment=experiment, strategy=strategy, held_out=held_out, depth=depth,
+                               memory_batches=memory_batches, n_frames=n_frames)
+    check_memory_flag(args, registry.get(strategy), cfg.memory_batches)  # the memory the run really keeps
+    ignored_flag_notices(args, cfg.memory_batches)
 
-    if args.skip_done and run_done(args.out_dir, cfg.run_id):
-        print(f"already done: {records_path(args.out_dir, cfg.run_id)}")
+    def done() -> bool:
+        if args.skip_done and run_done(args.out_dir, cfg.run_id):
+            print(f"already done: {records_path(args.out_dir, cfg.run_id)}")
+            return True
+        return False
+
+    if done():
         return 0
-    device = select_device(args.device)
-    set_threads(args.threads)
-    if run is None:
-        from sccl.experiments.sample_incremental import run
-    t0 = time.time()
-    records = run(cfg, args.statedict_dir, args.out_dir, device, log=lambda m: print(m, flush=True))
-    print(continual_summary(cfg, records, time.time() - t0, args.out_dir), flush=True)
+    with runclaim.claim(args.out_dir, cfg.run_id) as waited, reading_for(pre):
+        if waited and done():  # the other copy of this run finished it
+            return 0
+        device = select_device(args.device)
+        set_threads(args.threads)
+        t0 = time.time()
+        records = import_module(RUNS[experiment]).run(cfg, args.statedict_dir, args.out_dir, device,
+                                                      log=lambda m: print(m, flush=True))
+        print(continual_summary(cfg, records, time.time() - t0, args.out_dir), flush=True)
     return 0
 
 
@@ -159,3 +189,105 @@ def continual_summary(cfg, records, wall: float, out_dir: Path) -> str:
                     if last.get(f"{k}_acc") is not None)
     return (f"{cfg.run_id}: {cfg.nb_epochs} epochs" + (f", final {acc}" if acc else "") +
             f", {wall:.1f} s -> {records_path(out_dir, cfg.run_id)} (+ the original TXT / CSV in {out_dir})")
+
+
+PRETRAINING_OF = {"sample": "speaker", "class": "class", "progressive": "10classes"}
+
+
+def pretraining_tag(mode: str, held_out: int | None) -> str:
+    from sccl import artifacts
+
+    if mode == "speaker":
+        return artifacts.speaker_tag(held_out)
+    if mode == "class":
+        return artifacts.class_tag(held_out)
+    return artifacts.TEN_CLASSES_TAG
+
+
+def resolved_config(args: argparse.Namespace, *, experiment: str, strategy: str, held_out: int | None,
+                    depth, memory_batches: int, n_frames):
+    """The run's ContinualConfig with the network taken from the verified pretraining manifest
+    and the run's inputs (dataset fingerprint, manifest hash) in its identity."""
+    from sccl import artifacts, manifest, registry
+    from sccl.config import check_subsample
+    from sccl.experiments.continual import ContinualConfig
+    from sccl.manifest import plain
+
+    mode = PRETRAINING_OF[experiment]
+    tag = pretraining_tag(mode, held_out)
+    names = artifacts.artifact_names(tag, class_style=mode == "class")
+    if held_out is not None and held_out < 0:
+        ContinualConfig.of(registry.get(strategy), experiment=experiment, held_out=held_out).validate()
+    pre = manifest.load_verified(args.statedict_dir, tag, made_by=artifacts.made_by(mode, held_out),
+                                 needs=[names["state_dict"], names["pretrain_x"], names["pretrain_test_x"]])
+    fixed = manifest.resolve_net(args, pre)
+    net = _net(args, fixed)
+    if n_frames is not None:
+        check_subsample(n_frames, net.nb_steps)
+    cfg = ContinualConfig.of(registry.get(strategy), experiment=experiment, held_out=held_out, net=net,
+                             batch_size=fixed["batch_size"], nb_epochs=effective_epochs(args), lr=args.lr,
+                             depth=depth, memory_batches=plain(memory_batches), n_frames=plain(n_frames),
+                             seed=args.seed, protocol=args.protocol, order=args.order,
+                             dataset_fp=pre.dataset_fingerprint, pretraining=pre.hash)
+    return cfg.validate(), pre
+
+
+def _memory_flag(args: argparse.Namespace) -> str:
+    return "--reharsal_size" if hasattr(args, "reharsal_size") else "--latent_batches"
+
+
+def check_memory_flag(args: argparse.Namespace, strategy, memory_batches: int) -> None:
+    """A strategy with a replay memory and a zero-size one would run without memory while
+    reporting a memory (nan accuracy, 0 bytes): refuse it, naming the script without memory."""
+    from sccl.errors import ConfigError
+
+    if strategy.replays and memory_batches < 1:
+        flag = _memory_flag(args)
+        raise ConfigError(f"{flag} {memory_batches} leaves this script without a replay memory: choose "
+                          f"{flag} >= 1, or run naive.py (the run without memory)")
+
+
+def ignored_flag_notices(args: argparse.Namespace, memory_batches: int, *, say=None) -> list[str]:
+    """One line on stderr for each flag the script accepts and ignores, when it is given."""
+    from sccl.manifest import plain, was_given
+
+    say = say or (lambda m: print(m, file=sys.stderr, flush=True))
+    lines = []
+    epochs = effective_epochs(args)
+    if was_given(args, "nb_epochs") and args.nb_epochs != epochs and args.override_epochs is None:
+        lines.append(f"notice: --nb_epochs {plain(args.nb_epochs)} is ignored: this script trains {epochs} epochs, "
+                     f"as the original (use --override_epochs {plain(args.nb_epochs)} to change that)")
+    if hasattr(args, "latent_batches") and was_given(args, "latent_batches") and args.latent_batches != memory_batches:
+        lines.append(f"notice: --latent_batches {plain(args.latent_batches)} is ignored: this script keeps "
+                     f"{memory_batches} batch(es) per old class, as the original")
+    for line in lines:
+        say(line)
+    return lines
+
+
+def mark_fixed(p: argparse.ArgumentParser) -> None:
+    """For scripts that read a pretraining: tell given network flags from defaults."""
+    from sccl.manifest import FIXED, mark_defaults
+
+    mark_defaults(p, FIXED)
+
+
+def pretrained_net(args: argparse.Namespace, mode: str, held_out: int | None, folder: Path):
+    """The NetConfig of the verified pretraining ``(mode, held_out)`` in ``folder``, the given
+    network flags checked against it (the analysis scripts; see :func:`resolved_config`)."""
+    from sccl import artifacts, manifest
+
+    tag = pretraining_tag(mode, held_out)
+    names = artifacts.artifact_names(tag, class_style=mode == "class")
+    pre = manifest.load_verified(folder, tag, made_by=artifacts.made_by(mode, held_out),
+                                 needs=[names["state_dict"], names["pretrain_test_x"]])
+    return _net(args, manifest.resolve_net(args, pre))
+
+
+def _net(args: argparse.Namespace, fixed: dict):
+    """NetConfig of the pretraining's fixed values and the run's own (reg_1, reg_2)."""
+    from sccl import manifest
+    from sccl.config import NetConfig
+
+    return NetConfig(**{k: (fixed[k] if k in fixed else manifest.plain(getattr(args, k)))
+                        for k in manifest.net_fields()}).validate()

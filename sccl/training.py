@@ -1,8 +1,9 @@
 """The one training loop and the accuracy function every experiment uses.
 
 A *feed* is a list of ``(level, x, y)`` items in the order they are trained on: ``level`` is
-``None`` for raw input (``x`` sparse or dense ``[B, T, I]`` counts) or a latent depth 0..3
-(``x`` the latent at that depth, ``[B, T, H_d]``). One optimiser step per item, items in the
+``None`` for raw input (``x`` sparse or dense ``[B, T, I]`` counts), a latent depth 0..3
+(``x`` the latent at that depth, ``[B, T, H_d]``) or a strategy's own entry point (an object
+with ``run(model, x)``, see :func:`step_output`). One optimiser step per item, items in the
 given order, no reshuffling (reference-spec s3.0 step 8, Q43): this is how the original
 trains new batches and then replay batches.
 """
@@ -13,6 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
+from sccl import trace
 from sccl.runtime import progress
 
 Item = tuple  # (level: int | None, x: Tensor, y: Tensor)
@@ -24,8 +26,15 @@ def adamax(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
 
 
 def step_output(model, level, x):
-    """Forward one item from its level: (logits, layer-3 spikes)."""
-    out = model.run(x) if level is None else model.run_from(x, level)
+    """Forward one item from its level: (logits, layer-3 spikes). ``level`` is None (raw input),
+    a latent depth 0..3, or an object with ``run(model, x) -> NetOutput``: a strategy's own replay
+    path (e.g. :class:`sccl.strategies.ReducedTime`)."""
+    if level is None:
+        out = model.run(x)
+    elif isinstance(level, int):
+        out = model.run_from(x, level)
+    else:
+        out = level.run(model, x)
     return out.logits, out.spk3
 
 
@@ -41,11 +50,14 @@ def train_epochs(model, trainable: Sequence[str], feed: Callable[[], Iterable[It
         w.requires_grad_(name in trainable)
     opt = optimizer or adamax([model.weights[n] for n in trainable], lr)
     losses = []
+    seen = trace.Training(model, opt, nb_epochs)  # SCCL_TRACE observation hook (no-op when unset)
     bar = progress(range(nb_epochs), desc=desc, unit="epoch")
     for epoch in bar:
         total = torch.zeros((), dtype=torch.float64)
         n = 0
+        seen.epoch()
         for level, x, y in feed():
+            seen.item(level, x)
             opt.zero_grad()
             logits, spk3 = step_output(model, level, x)
             loss = model.loss(logits, y, spk3)
@@ -58,6 +70,7 @@ def train_epochs(model, trainable: Sequence[str], feed: Callable[[], Iterable[It
         bar.set_postfix(loss=f"{mean:.4f}")
         if after_epoch is not None:
             after_epoch(epoch, mean)
+    seen.end()
     return losses
 
 
@@ -84,6 +97,7 @@ def score(model, items: Sequence[Item]) -> Score:
 
 def score_by_class(model, items: Sequence[Item]) -> tuple[Score, dict[int, Score]]:
     """Accuracy overall and per true class (one forward pass per item)."""
+    trace.evaluated(items)
     hits, labels = [], []
     with torch.no_grad():
         for level, x, y in items:
@@ -101,6 +115,9 @@ def encode_items(model, batches: Sequence[tuple], depth: int | None) -> list[Ite
     """``(x, y)`` batches -> items at ``depth``: the frozen prefix runs once here, not once per
     epoch (its weights never change during a continual-learning run)."""
     if depth is None:
-        return [(None, x, y) for x, y in batches]
-    with torch.no_grad():
-        return [(depth, model.encode(x, depth), y) for x, y in batches]
+        items = [(None, x, y) for x, y in batches]
+    else:
+        with torch.no_grad():
+            items = [(depth, model.encode(x, depth), y) for x, y in batches]
+    trace.encoded(depth, batches, items)
+    return items

@@ -5,7 +5,8 @@ heidelberg_statedict_generator.py --speaker=S from this folder (or --out_dir).""
 from pathlib import Path
 
 from sccl.cli_util import run_main
-from sccl.config import add_common_args, add_flag, add_run_args, net_config_from_args
+from sccl.config import add_common_args, add_flag, add_run_args
+from sccl.scripting import mark_fixed, pretrained_net
 from sccl.experiments.analysis import spike_activity
 from sccl.runtime import select_device, set_threads
 
@@ -19,9 +20,11 @@ def main(argv=None):
     add_flag(p, "speaker", type=int, default=0)
     add_run_args(p)
     add_flag(p, "out_dir", type=Path, default=HERE, help="folder holding the artifacts (default: this folder)")
+    mark_fixed(p)
     args = p.parse_args(argv)
     set_threads(args.threads)
-    spike_activity(net_config_from_args(args), args.out_dir, args.speaker, select_device(args.device))
+    net = pretrained_net(args, "speaker", args.speaker, args.out_dir)  # the pretraining's network
+    spike_activity(net, args.out_dir, args.speaker, select_device(args.device))
     return 0
 
 

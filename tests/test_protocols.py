@@ -10,7 +10,7 @@ import torch
 from sccl import artifacts
 from sccl.config import NetConfig
 from sccl.experiments import class_incremental as ci
-from sccl.experiments.continual import ContinualConfig, split_new
+from sccl.experiments.continual import ContinualConfig, Session, split_new
 from conftest import TINY_NET
 
 NET = NetConfig(**TINY_NET)
@@ -29,9 +29,9 @@ def _cfg(**kw):
 
 def test_faithful_class_memory_is_the_originals_selection(class_dir):
     cfg = _cfg(protocol="faithful")
-    _, pre_train, _, _, _, ids = ci.load_class_run(cfg, class_dir)
+    pre = ci.load(cfg, class_dir)
     old = [c for c in range(20) if c != 3]
-    batches, mem_ids = ci.build_memory(cfg, class_dir, pre_train, ids, old, 8)
+    batches, mem_ids = ci.build_memory(cfg, pre, old)
     want = [i for c in old for i in _ids(class_dir, f"class_{c}", "removed")[:2]]
     assert len(mem_ids) == len(want) == 38
     assert all(torch.equal(a, b) for a, b in zip(mem_ids, want))
@@ -42,17 +42,19 @@ def test_faithful_class_memory_is_the_originals_selection(class_dir):
 def test_faithful_class_memory_overlaps_the_old_test_split(class_dir):
     """The leak the clean protocol removes: faithful memory samples sit in the old test split."""
     cfg = _cfg(protocol="faithful", memory_batches=6)
-    _, pre_train, _, _, _, ids = ci.load_class_run(cfg, class_dir)
-    _, mem_ids = ci.build_memory(cfg, class_dir, pre_train, ids, [c for c in range(20) if c != 3], 8)
+    pre = ci.load(cfg, class_dir)
+    ids = pre.ids(required=True)
+    _, mem_ids = ci.build_memory(cfg, pre, [c for c in range(20) if c != 3])
     test_ids = set(torch.cat(ids["pretrain_test"]).tolist())
     assert set(torch.cat(mem_ids).tolist()) & test_ids
 
 
 def test_clean_class_memory_is_disjoint_from_every_test_set(class_dir):
     cfg = _cfg(protocol="clean")
-    _, pre_train, old_test, removed, _, ids = ci.load_class_run(cfg, class_dir)
+    pre = ci.load(cfg, class_dir)
+    pre_train, ids = pre.pretrain, pre.ids(required=True)
     old = [c for c in range(20) if c != 3]
-    batches, mem_ids = ci.build_memory(cfg, class_dir, pre_train, ids, old, 8)
+    batches, mem_ids = ci.build_memory(cfg, pre, old)
     mem = set(torch.cat(mem_ids).tolist())
     assert len(mem) == 19 * 2 * 8  # distinct samples
     assert not mem & set(torch.cat(ids["pretrain_test"]).tolist())
@@ -100,18 +102,18 @@ def test_latent_run_leaves_frozen_tensors_bit_identical(speaker_dir, tmp_path):
                           nb_epochs=2, depth=1, memory_batches=2).validate()
     sd = artifacts.load_state_dict(speaker_dir / "state_dict_speaker_0.pt")
     captured = {}
-    orig = si.train_and_log
+    orig = Session.__dict__["open"]
 
-    def spy(cfg_, model, *a, **k):
-        captured["model"] = model
-        return orig(cfg_, model, *a, **k)
+    def spy(cls, *a, **k):
+        captured["session"] = orig.__func__(cls, *a, **k)
+        return captured["session"]
 
-    si.train_and_log = spy
+    Session.open = classmethod(spy)
     try:
         si.run(cfg, speaker_dir, tmp_path, torch.device("cpu"), log=lambda m: None)
     finally:
-        si.train_and_log = orig
-    w = captured["model"].weights
+        Session.open = orig
+    w = captured["session"].model.weights
     for name in ("w1", "v1"):  # frozen at depth 1
         assert torch.equal(w[name].detach(), sd[name]), name
     assert any(not torch.equal(w[n].detach(), sd[n]) for n in ("w2", "w3", "w_out", "v2", "v3"))  # trained
@@ -135,3 +137,26 @@ def test_progressive_evaluates_k_plus_10_classes(class_dir, tmp_path):
     assert steps[-1]["global_total"] == en_test + 10 * 8
     line = json.loads((tmp_path / "records" / f"{cfg.run_id}.jsonl").read_text().splitlines()[-1])
     assert line["protocol"] == "clean" and line["dataset"] == "synthetic"
+
+
+def test_progressive_honours_order_interleave(class_dir, tmp_path, monkeypatch):
+    """--order interleave reaches the progressive runs (they train on the shared feed)."""
+    import sccl.training
+    from sccl.experiments import progressive
+
+    seen = []
+    orig = sccl.training.train_epochs
+
+    def spy(model, trainable, feed, **kw):
+        seen.append([int(y[0]) if bool((y == y[0]).all()) else -1 for _, _, y in feed()])
+        return orig(model, trainable, feed, **kw)
+
+    monkeypatch.setattr(sccl.training, "train_epochs", spy)
+    cfg = ContinualConfig(experiment="progressive", script="latent_replay_subsample", held_out=None, net=NET,
+                          batch_size=8, nb_epochs=1, depth=2, memory_batches=1, n_frames=10,
+                          protocol="clean", order="interleave").validate()
+    progressive.run(cfg, class_dir, tmp_path, torch.device("cpu"), log=lambda m: None)
+    first = seen[0]  # class 10: its train batches alternate with the memory's (old classes first)
+    n_new = first.count(10)
+    assert n_new >= 2 and first[0] == 10 and first[1] != 10 and first[2] == 10
+    assert [i for i, c in enumerate(first) if c == 10][:n_new] == list(range(0, 2 * n_new, 2))

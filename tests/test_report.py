@@ -315,8 +315,8 @@ def test_tables_md_content(tmp_path):
             "LR, depth 1, 10 batches = 640 samples, 1:1, 2 epochs, lr 0.0002 | "
             "160.0 KB (35x smaller than raw) | faithful |") in lines
     assert ("| Progressive, final global accuracy (1:2) | 78.4 % | 30.00 (n=1) | - | Compressed LR, depth 2, "
-            "1 batch per old class = 640 samples, 1:2 (or), 2 epochs per class, lr 0.0002 | "
-            "12.0 KB (560x smaller than raw) at the end | faithful |") in lines
+            "10 copies of 1 mixed-class batch = 640 samples stored, 64 distinct, 1:2 (or), 2 epochs per class, "
+            "lr 0.0002 | 12.0 KB (560x smaller than raw) at the end | faithful |") in lines
     assert any(ln.startswith("| Class-incremental, best total accuracy | 92.05 % | not run |") for ln in lines)
     # full sample table rows
     assert ("| Naive | - | 0 | 0 | 1:1 | - | 2 | 0.0002 | 0 | - | 40.00 ± 0.00 | 100.00 ± 0.00 | 45.45 ± 0.00 | "
@@ -369,9 +369,12 @@ def test_figures_from_hand_made_records(tmp_path):
     assert names == ["accuracy_vs_memory.png", "fig5a_total_vs_epoch.png", "fig5b_total_vs_depth.png",
                      "fig6_progressive_global.png"]
     assert all(_is_png(p) for p in paths)
-    png, note = F.compression_figure(tiny_statedict(tmp_path / "sd"), tmp_path / "fig" / "c.png", depth=1)
+    from sccl.experiments.analysis import compression_example
+
+    example = compression_example(tiny_statedict(tmp_path / "sd"), depth=1)
+    png, note = F.compression_figure(example, tmp_path / "fig" / "c.png")
     assert png is not None and _is_png(png) and "ratio 1:4" in note
-    png, note = F.compression_figure(tmp_path / "nothing", tmp_path / "fig" / "d.png")
+    png, note = F.compression_figure(compression_example(tmp_path / "nothing"), tmp_path / "fig" / "d.png")
     assert png is None and "skipped" in note
 
 
@@ -397,6 +400,9 @@ def test_cli_writes_tables_and_figures(tmp_path):
     (res / "runs" / "records").mkdir(parents=True)
     (res / "runs" / "records" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in small_set()))
     sd = tiny_statedict(tmp_path / "sd")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "sccl", "compression", f"--statedict_dir={sd}",
+                    f"--out={sd / 'compression_example.json'}"], cwd=ROOT, check=True, env=env, timeout=120)
     proc = _cli("--results", res, "--statedict_dir", sd, "--threads", "1", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert (res / "tables.md").exists() and (res / "tables.csv").exists()

@@ -30,6 +30,8 @@ def test_report_from_tiny_runs(speaker_dir, class_dir, tmp_path):
     progressive.run(cfg, class_dir, out / "class_incremental_multiclasses", CPU, log=lambda m: None)
 
     env = {**os.environ, "SCCL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "sccl", "compression", f"--statedict_dir={speaker_dir}",
+                    f"--out={out / 'compression_example.json'}"], cwd=ROOT, check=True, env=env, timeout=300)
     proc = subprocess.run([sys.executable, "-m", "sccl", "report", f"--results={out}", f"--out={out}",
                            f"--statedict_dir={speaker_dir}"], cwd=ROOT, capture_output=True, text=True,
                           env=env, timeout=300)

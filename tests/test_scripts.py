@@ -204,5 +204,12 @@ def test_progressive_compressed(class_dir, tmp_path, protocol):
     # step k evaluates the previous classes (10 English + k-1 German) and the new class
     assert [r["step_class"] for r in steps] == list(range(10, 20))
     assert all(r["new_total"] == 8 for r in steps)
-    assert steps[0]["memory_samples"] == (10 * 8 if protocol == "faithful" else 10 * 8)
+    # stored samples are the same in both protocols (10 copies of L = 1 mixed batch, or one single-
+    # class batch per English class: 80 either way); WHICH samples is tests/test_settings.py's job
+    assert steps[0]["memory_samples"] == 10 * 1 * 8
     assert steps[-1]["memory_samples"] == steps[0]["memory_samples"] + 9 * 8
+    # the global test set tells the protocols apart: 20 batches (faithful, Q30) or the English
+    # test split + each German class's test batch (clean)
+    en_test = sum(len(y) for y in torch.load(class_dir / "pretrain_test_y_10classes.pt", weights_only=True))
+    assert en_test != 10 * 8
+    assert all(r["global_total"] == (20 * 8 if protocol == "faithful" else en_test + 10 * 8) for r in steps)

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from sccl import artifacts
 from sccl.errors import ArtifactError, ConfigError
-from sccl.experiments.continual import ContinualConfig, run_header, split_new, train_and_log
-from sccl.replay import replay_scheme
-from sccl.strategies import MemorySpec, make_buffer
+from sccl.experiments.continual import (ContinualConfig, Protocol, Task, load_pretraining, regroup_by_class,
+                                        reinit_column, run_incremental, split_new)
 
 
 class Format:
@@ -89,31 +86,25 @@ class LatentSubsample(Format):
         return ["%d, %d, %d, %f, %i, %.3f, %.3f\n" % (self.c, c.depth, c.memory_batches * self.n, c.lr, e, old, new)]
 
 
+class Generic(Format):
+    """Output of a strategy the original does not have: files named by its registry ``files`` stem."""
+
+    @property
+    def txt(self):
+        return f"{self.cfg.strategy.files}_class_{self.c}_depth_{self.cfg.depth}.txt"
+
+    @property
+    def csv(self):
+        return f"{self.cfg.strategy.files}_class_incremental_csv.csv"
+
+    def rows(self, e, old, new):
+        c = self.cfg
+        return ["%d, %s, %d, %f, %i, %.3f, %.3f\n" % (self.c, c.depth, c.memory_batches * self.n, c.lr, e, old, new)]
+
+
+# the original scripts' formats, by strategy (sccl.registry); other strategies write Generic
 FORMATS = {"naive": Naive, "rehearsal": Rehearsal, "latent_replay": Latent,
            "latent_replay_subsample": LatentSubsample}
-
-
-def memory_spec(cfg: ContinualConfig) -> MemorySpec | None:
-    if cfg.script == "naive":
-        return None
-    if cfg.script == "rehearsal":  # the original's class "rehearsal": sum-compressed raw input
-        return MemorySpec("raw", None, cfg.n_frames, "sum", "first")
-    pooling, decomp = replay_scheme("new", cfg.depth)
-    return MemorySpec("latent", cfg.depth, cfg.n_frames, pooling, decomp)
-
-
-def per_class_batches(cfg: ContinualConfig) -> int:
-    """Memory batches per old class: class latent_replay.py always keeps 1 (its
-    --latent_batches is ignored, Q29)."""
-    return 1 if cfg.script == "latent_replay" else cfg.memory_batches
-
-
-def reinit_column(model, c: int, generator: torch.Generator) -> None:
-    """Re-initialise output column c of w_out with N(0.003, 0.003) (Q19), without autograd."""
-    w = model.weights["w_out"]
-    fresh = torch.empty(w.shape[0]).normal_(0.003, 0.003, generator=generator)
-    with torch.no_grad():
-        w[:, c] = fresh.to(w.device, w.dtype)
 
 
 def faithful_memory(folder: Path, classes, k: int) -> tuple[list, list]:
@@ -124,8 +115,9 @@ def faithful_memory(folder: Path, classes, k: int) -> tuple[list, list]:
         names = artifacts.artifact_names(artifacts.class_tag(cl), class_style=True)
         pairs = artifacts.load_pair(folder, names, "removed", hint=hint)
         if k > len(pairs):
-            raise ConfigError(f"--latent_batches / --reharsal_size = {k} but class {cl} has only "
-                              f"{len(pairs)} batches in {folder}: choose at most {len(pairs)}")
+            raise ConfigError(f"{k} memory batches per class wanted but class {cl} has only "
+                              f"{len(pairs)} batches in {folder}: choose at most {len(pairs)}",
+                              setting="memory_batches", value=k)
         batches += pairs[:k]
         id_file = folder / names["ids"]
         if id_file.exists():
@@ -133,85 +125,43 @@ def faithful_memory(folder: Path, classes, k: int) -> tuple[list, list]:
     return batches, ids
 
 
-def regroup_by_class(pairs, pair_ids, classes, k: int, batch_size: int) -> tuple[list, list]:
-    """The first k*B samples of each class in ``classes`` from ``pairs`` (in batch order),
-    regrouped into k single-class dense batches per class, class-major."""
-    xs = torch.cat([x.to_dense() if x.is_sparse else x for x, _ in pairs])
-    ys = torch.cat([y for _, y in pairs])
-    ids = torch.cat(pair_ids) if pair_ids else torch.full_like(ys, -1)
-    batches, out_ids = [], []
-    for cl in classes:
-        rows = torch.nonzero(ys == cl).flatten()
-        if len(rows) < k * batch_size:
-            raise ConfigError(f"class {cl} has only {len(rows)} samples in the pretrain train split, "
-                              f"fewer than --latent_batches x --batch_size = {k * batch_size}: "
-                              f"lower --latent_batches")
-        for j in range(k):
-            sel = rows[j * batch_size:(j + 1) * batch_size]
-            batches.append((xs[sel], ys[sel]))
-            out_ids.append(ids[sel])
-    return batches, out_ids
+def load(cfg: ContinualConfig, folder: Path):
+    """The pretraining of the model without class ``cfg.held_out``."""
+    return load_pretraining(folder, artifacts.class_tag(cfg.held_out), artifacts.made_by("class", cfg.held_out),
+                            class_style=True)
 
 
-def load_class_run(cfg: ContinualConfig, folder: Path):
-    hint = artifacts.made_by("class", cfg.held_out)
-    names = artifacts.artifact_names(artifacts.class_tag(cfg.held_out), class_style=True)
-    sd = artifacts.load_state_dict(folder / names["state_dict"], made_by=hint)
-    pre_train = artifacts.load_pair(folder, names, "pretrain", hint=hint)
-    old_test = artifacts.load_pair(folder, names, "pretrain_test", hint=hint)
-    removed = artifacts.load_pair(folder, names, "removed", hint=hint)
-    meta = artifacts.load_json(folder / names["meta"])
-    ids = artifacts.load(folder / names["ids"], made_by=hint) if (folder / names["ids"]).exists() else None
-    return sd, pre_train, old_test, removed, meta, ids
-
-
-def build_memory(cfg: ContinualConfig, folder: Path, pre_train, ids, old_classes, batch_size: int):
+def build_memory(cfg: ContinualConfig, pre, old_classes) -> tuple[list, list]:
     """(batches, sample ids) of the replay memory under the run's protocol."""
-    k = per_class_batches(cfg)
-    if cfg.protocol == "faithful":
-        return faithful_memory(folder, old_classes, k)
-    if ids is None:
-        raise ArtifactError(f"--protocol clean needs ids_class_{cfg.held_out}.pt in {folder}: rerun "
-                            f"`{artifacts.made_by('class', cfg.held_out)}`")
-    return regroup_by_class(pre_train, ids["pretrain"], old_classes, k, batch_size)
+    k = cfg.memory_batches  # per old class (a strategy's fixed count is applied by ContinualConfig)
+    protocol = Protocol.parse(cfg.protocol)
+    if protocol is Protocol.FAITHFUL:
+        return faithful_memory(pre.folder, old_classes, k)
+    if protocol is Protocol.CLEAN:
+        ids = pre.ids(required=False)
+        if ids is None:
+            raise ArtifactError(f"--protocol clean needs ids_class_{cfg.held_out}.pt in {pre.folder}: rerun "
+                                f"`{artifacts.made_by('class', cfg.held_out)}`")
+        return regroup_by_class(pre.pretrain, ids["pretrain"], old_classes, k, cfg.batch_size)
+    raise AssertionError(protocol)  # pragma: no cover - the enum is exhaustive
 
 
 def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dataset: str | None = None,
         log=print) -> list[dict]:
     """One class-incremental run; writes TXT / CSV / records into ``out_dir``; returns the records."""
-    from sccl.model import SpikingNet
-    from sccl.results import RunLog
     from sccl.runtime import seeded
-    from sccl.training import encode_items
 
     cfg.validate()
-    folder = Path(statedict_dir)
-    sd, pre_train, old_test, removed, meta, ids = load_class_run(cfg, folder)
-    n_classes = int(meta.get("n_labels", cfg.net.nb_outputs))
+    pre = load(cfg, statedict_dir)
+    n_classes = int(pre.meta.get("n_labels", cfg.net.nb_outputs))
     if cfg.held_out >= n_classes:
-        raise ConfigError(f"--removed_class {cfg.held_out} is not in the data (classes 0..{n_classes - 1})")
+        raise ConfigError(f"class {cfg.held_out} is not in the data (classes 0..{n_classes - 1})",
+                          setting="removed_class", value=cfg.held_out)
     old_classes = [cl for cl in range(n_classes) if cl != cfg.held_out]
     _, gen = seeded(cfg.seed)
-
-    new_train, new_test = split_new(removed, cfg.protocol)
-    model = SpikingNet.from_state_dict(cfg.net, sd, device)
-    reinit_column(model, cfg.held_out, gen)
-    spec = memory_spec(cfg)
-    buffer = None
-    if spec is not None:
-        mem_batches, _ = build_memory(cfg, folder, pre_train, ids, old_classes, cfg.batch_size)
-        buffer = make_buffer(model, mem_batches, spec, cfg.net.nb_steps, device)
-
-    to_dev = lambda bs: [(x.to(device), y.to(device)) for x, y in bs]  # noqa: E731
-    depth = cfg.depth if cfg.script.startswith("latent") else None
-    new_items = encode_items(model, to_dev(new_train), depth)
-    old_eval = encode_items(model, to_dev(old_test), depth)
-    new_eval = encode_items(model, to_dev(new_test), depth)
-
-    fmt = FORMATS[cfg.script](cfg, len(old_classes))
-    header = run_header(cfg, "class", buffer, dataset or meta.get("dataset", "unknown"),
-                         (meta or {}).get("data_origin"))
-    out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, header=header, echo=log)
-    train_and_log(cfg, model, depth, new_items, old_eval, new_eval, buffer, spec.level if spec else None,
-                  fmt, out, device, desc=f"class {cfg.held_out} {cfg.script}")
-    return out.records
+    new_train, new_test = split_new(pre.removed, cfg.protocol)
+    memory = build_memory(cfg, pre, old_classes)[0] if cfg.strategy.replays else []
+    fmt = FORMATS.get(cfg.strategy.name, Generic)(cfg, len(old_classes))
+    task = Task(pre, new_train, new_test, memory, fmt, "class",
+                adapt=lambda model: reinit_column(model, cfg.held_out, gen))
+    return run_incremental(cfg, task, out_dir, device, dataset=dataset, log=log)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sccl import artifacts
+from sccl import manifest
 from sccl.config import NetConfig
 from sccl.errors import ConfigError
 from sccl.runtime import environment
@@ -46,16 +47,18 @@ class PretrainConfig:
         if self.mode not in MODES:
             raise ConfigError(f"unknown pretraining mode {self.mode!r}")
         if self.mode != "10classes" and (self.held_out is None or self.held_out < 0):
-            flag = "--speaker" if self.mode == "speaker" else "--removed_class"
-            raise ConfigError(f"{flag} must be >= 0, got {self.held_out}")
+            setting = "speaker" if self.mode == "speaker" else "removed_class"
+            raise ConfigError(f"the held-out {setting.replace('removed_', '')} must be >= 0, got {self.held_out}",
+                              setting=setting)
         if self.batch_size < 1:
-            raise ConfigError(f"--batch_size must be >= 1, got {self.batch_size}")
+            raise ConfigError(f"the batch size must be >= 1, got {self.batch_size}", setting="batch_size")
         if self.nb_epochs < 0:
-            raise ConfigError(f"--nb_epochs must be >= 0, got {self.nb_epochs}")
+            raise ConfigError(f"the number of epochs must be >= 0, got {self.nb_epochs}", setting="nb_epochs")
         if self.removed_only and self.mode != "class":
-            raise ConfigError("--removed_only applies to the single-class generator only")
+            raise ConfigError("writing only the removed lists applies to the single-class generator only",
+                              setting="removed_only")
         if not self.lr > 0:
-            raise ConfigError(f"--lr must be > 0, got {self.lr}")
+            raise ConfigError(f"the learning rate must be > 0, got {self.lr}", setting="lr")
         self.net.validate()
         return self
 
@@ -99,10 +102,12 @@ def build_sets(source, cfg: PretrainConfig, rng: np.random.Generator, log=print)
     pre_batches = _batches(source, pre, cfg, rng, log)
     rem_batches = {k: _batches(source, idx, cfg, rng, log) for k, idx in rem.items()}
     if not pre_batches:
-        raise ConfigError(f"the pretraining set has fewer than --batch_size={cfg.batch_size} samples")
+        raise ConfigError(f"the pretraining set has fewer samples than one batch ({cfg.batch_size})",
+                          setting="batch_size", value=cfg.batch_size)
     for k, b in rem_batches.items():
         if not b:
-            raise ConfigError(f"the held-out set ({k}) has fewer than --batch_size={cfg.batch_size} samples")
+            raise ConfigError(f"the held-out set ({k}) has fewer samples than one batch ({cfg.batch_size})",
+                              setting="batch_size", value=cfg.batch_size)
     return pre_batches, rem_batches
 
 
@@ -124,25 +129,38 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
     else:
         log(str(_counts(pre_batches, "y", max(n_labels, cfg.net.nb_outputs))))
     if int(source.data.labels.max()) >= cfg.net.nb_outputs:
-        raise ConfigError(f"labels go up to {int(source.data.labels.max())} but --nb_outputs is {cfg.net.nb_outputs}")
+        raise ConfigError(f"labels go up to {int(source.data.labels.max())} but the network has "
+                          f"{cfg.net.nb_outputs} outputs", setting="nb_outputs", value=cfg.net.nb_outputs)
     train, test = split_batches(pre_batches)
     names = artifacts.artifact_names(cfg.tag, class_style=cfg.mode == "class")
     out_dir = Path(out_dir)
-    xs = lambda bs: [b.x.coalesce() for b in bs]  # noqa: E731  (counts; to_dense() is unchanged)
+    xs = lambda bs: [compact(b.x) for b in bs]  # noqa: E731  (counts; to_dense() is unchanged)
     ys = lambda bs: [b.y.clone() for b in bs]  # noqa: E731
     base = {"kind": "pretrain", "mode": cfg.mode, "held_out": cfg.held_out, "tag": cfg.tag,
             "config": {**asdict(cfg), "net": cfg.net.to_dict()}, "dataset": source.dataset,
             "data_origin": getattr(source, "origin", None), "data_file": str(source.path),
             "n_speakers": n_speakers, "n_labels": n_labels,
             "keys": source.data.keys, "removed_batches": {k: len(v) for k, v in rem_sets.items()}}
+    fingerprint = manifest.dataset_fingerprint(source.data)
+    base["dataset_fingerprint"] = fingerprint
+    sealed = dict(made_by=remake_command(cfg, source.dataset),
+                  config={**asdict(cfg), "net": cfg.net.to_dict()},
+                  dataset={"label": source.dataset, "fingerprint": fingerprint, "n_samples": len(source.data)})
     if cfg.removed_only:  # what faithful class-incremental memories read from other classes' runs
         rem = rem_sets["removed"]
+        old = manifest.begin(out_dir, cfg.tag)
         artifacts.save(xs(rem), out_dir / names["removed_x"])
         artifacts.save(ys(rem), out_dir / names["removed_y"])
+        written = [names["removed_x"], names["removed_y"]]
         if not (out_dir / names["meta"]).exists():  # never clobber a full run's ids / meta
             artifacts.save({"removed": [b.ids for b in rem]}, out_dir / names["ids"])
             artifacts.save_json({**base, "removed_only": True, "wall_s": round(time.time() - t0, 2)},
                                 out_dir / names["meta"])
+            written.append(names["ids"])
+        if manifest.still_valid(out_dir, old):  # a full set whose batch lists were rewritten identically
+            manifest.restore(out_dir, cfg.tag, old)
+        else:
+            manifest.write(out_dir, cfg.tag, written, **sealed, info={"removed_only": True})
         log(f"wrote the {len(rem)} batches of class {cfg.held_out} (--removed_only: no pretraining)")
         return base
 
@@ -157,6 +175,7 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
     train_epochs(model, trainable_names(None), lambda: train_items, lr=cfg.lr,
                  nb_epochs=cfg.nb_epochs, after_epoch=after_epoch, desc=f"pretrain {cfg.tag}")
 
+    manifest.begin(out_dir, cfg.tag)  # from here on the old set is gone: no manifest until all is written
     artifacts.save(model.state_dict(), out_dir / names["state_dict"])
     acc = score(model, test_items)
     what = {"speaker": f"the {n_speakers - 1} speakers", "class": f"the {n_labels - 1} classes",
@@ -187,11 +206,51 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
             artifacts.save(ys(bs), out_dir / cn["removed_y"])
             ids[key] = [b.ids for b in bs]
     artifacts.save(ids, out_dir / names["ids"])
+    written = [names[k] for k in ("state_dict", "pretrain_x", "pretrain_y", "pretrain_test_x", "pretrain_test_y",
+                                  "ids")]
+    if "removed" in rem_sets:
+        written += [names["removed_x"], names["removed_y"]]
+    for key in rem_sets:
+        if key != "removed":
+            cn = artifacts.artifact_names(artifacts.class_tag(int(key.rsplit("_", 1)[1])), class_style=True)
+            written += [cn["removed_x"], cn["removed_y"]]
     record = {
         **base, "n_train_batches": len(train), "n_test_batches": len(test),
         "test_accuracy": acc.value, "test_correct": acc.correct, "test_total": acc.total,
         **extra, "wall_s": round(time.time() - t0, 2), "env": environment(), "device": str(device),
     }
     artifacts.save_json(record, out_dir / names["meta"])
+    manifest.write(out_dir, cfg.tag, written, **sealed,  # last: it makes the set usable
+                   info={"n_speakers": n_speakers, "n_labels": n_labels, "keys": source.data.keys,
+                         "n_train_batches": len(train), "n_test_batches": len(test),
+                         "removed_batches": base["removed_batches"]})
     return record
+
+
+def compact(x: torch.Tensor) -> torch.Tensor:
+    """``x`` coalesced, its indices and values in storages of exactly their size: ``coalesce()``
+    leaves spare, uninitialised capacity that ``torch.save`` writes too, so the same batches
+    would give other bytes (and another sha256 in the manifest) on every run."""
+    import warnings
+
+    x = x.coalesce()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse invariant checks")
+        return torch.sparse_coo_tensor(x.indices().clone(), x.values().clone(), x.shape, is_coalesced=True)
+
+
+def remake_command(cfg: PretrainConfig, dataset: str) -> str:
+    """The generator command line that makes this pretraining again (flags that differ from
+    the defaults included)."""
+    cmd = artifacts.made_by(cfg.mode, cfg.held_out)
+    default_net, default = NetConfig(), PretrainConfig(mode=cfg.mode, held_out=cfg.held_out)
+    flags = [f"--{k}={v}" for k, v in cfg.net.to_dict().items() if getattr(default_net, k) != v]
+    for k in ("batch_size", "nb_epochs", "lr", "seed"):
+        if getattr(cfg, k) != getattr(default, k):
+            flags.append(f"--{k}={getattr(cfg, k)}")
+    if cfg.removed_only:
+        flags.append("--removed_only")
+    if dataset == "synthetic":
+        flags.append("--synthetic")
+    return " ".join([cmd, *flags])
 

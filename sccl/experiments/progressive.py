@@ -23,14 +23,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from sccl import artifacts
 from sccl.errors import ConfigError
-from sccl.experiments.class_incremental import regroup_by_class, reinit_column
-from sccl.experiments.continual import Clock, ContinualConfig, acc_fields, run_header, split_new
-from sccl.replay import replay_scheme
-from sccl.strategies import MemorySpec, make_buffer
+from sccl.experiments.continual import (ContinualConfig, Protocol, Session, acc_fields, load_pretraining,
+                                        regroup_by_class, reinit_column, run_header, split_new)
 
 GERMAN = range(10, 20)
 
@@ -59,119 +55,97 @@ class Format:
                 f"\nPost-Training accuracy on removed class {c}: {new:.3f}\n"]
 
 
-def _pairs(folder: Path, names: dict, which: str, hint: str):
-    return artifacts.load_pair(folder, names, which, hint=hint)
-
-
 def _removed(folder: Path, c: int, hint: str):
     names = artifacts.artifact_names(artifacts.class_tag(c), class_style=True)
-    return _pairs(folder, names, "removed", hint)
+    return artifacts.load_pair(folder, names, "removed", hint=hint)
+
+
+def global_and_memory(cfg: ContinualConfig, pre, german: dict) -> tuple[list, list]:
+    """(global test set, old memory batches) under the run's protocol."""
+    L = cfg.memory_batches
+    protocol = Protocol.parse(cfg.protocol)
+    if protocol is Protocol.FAITHFUL:
+        english = {c: _removed(pre.folder, c, artifacts.made_by("class", c)) for c in range(10)}
+        for c, bs in english.items():
+            if len(bs) <= L + 1:
+                raise ConfigError(f"{L} memory batches: class {c} has only {len(bs)} batches, the "
+                                  f"faithful global test set needs batch {L + 1}", setting="memory_batches", value=L)
+        global_set = [english[c][L + 1] for c in range(10)] + [german[c][0] for c in GERMAN]
+        return global_set, [b for _ in range(10) for b in pre.pretrain[:L]]  # ten identical copies (Q31)
+    if protocol is Protocol.CLEAN:
+        global_set = list(pre.pretrain_test) + [b for c in GERMAN for b in split_new(german[c], "clean")[1]]
+        ids = pre.ids(required=True)
+        return global_set, regroup_by_class(pre.pretrain, ids["pretrain"], range(10), L, cfg.batch_size)[0]
+    raise AssertionError(protocol)  # pragma: no cover - the enum is exhaustive
+
+
+def per_class(score) -> dict:
+    """Record fields of a per-class accuracy: the row of the accuracy matrix."""
+    return {"class_correct": {str(k): v.correct for k, v in sorted(score.items())},
+            "class_total": {str(k): v.total for k, v in sorted(score.items())}}
 
 
 def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dataset: str | None = None,
         log=print) -> list[dict]:
-    """The whole progressive run (10 steps); returns its records."""
-    from sccl.model import SpikingNet, trainable_names
-    from sccl.results import RunLog
+    """The whole progressive run: the continual-run skeleton once per German class (10 steps)."""
     from sccl.runtime import seeded
-    from sccl.strategies import replay_items
-    from sccl.training import adamax, encode_items, score, score_by_class, train_epochs
+    from sccl.training import score, score_by_class
 
     cfg.validate()
     if cfg.depth is None:
-        raise ConfigError("the progressive experiment needs --latent_depth 0..3")
-    folder = Path(statedict_dir)
+        raise ConfigError("the progressive experiment needs a latent depth 0..3", setting="depth")
     L = cfg.memory_batches
     if L < 1:
-        raise ConfigError(f"--latent_batches must be >= 1, got {L}")
+        raise ConfigError(f"the memory batches must be >= 1, got {L}", setting="memory_batches")
     ten = artifacts.made_by("10classes")
-    names = artifacts.artifact_names(artifacts.TEN_CLASSES_TAG)
-    sd = artifacts.load_state_dict(folder / names["state_dict"], made_by=ten)
-    en_train = _pairs(folder, names, "pretrain", ten)
-    en_test = _pairs(folder, names, "pretrain_test", ten)
-    meta = artifacts.load_json(folder / names["meta"])
-    keys = meta.get("keys") or []
-    german = {c: _removed(folder, c, ten) for c in GERMAN}
+    pre = load_pretraining(statedict_dir, artifacts.TEN_CLASSES_TAG, ten, removed=False)
+    keys = pre.meta.get("keys") or []
+    german = {c: _removed(pre.folder, c, ten) for c in GERMAN}
     _, gen = seeded(cfg.seed)
-    if L > len(en_train):
-        raise ConfigError(f"--latent_batches {L} but the English train split has {len(en_train)} batches")
+    if L > len(pre.pretrain):
+        raise ConfigError(f"{L} memory batches but the English train split has {len(pre.pretrain)} batches",
+                          setting="memory_batches", value=L)
 
-    model = SpikingNet.from_state_dict(cfg.net, sd, device)
-    d = cfg.depth
-    to_items = lambda bs: encode_items(model, [(x.to(device), y.to(device)) for x, y in bs], d)  # noqa: E731
-
-    # global test set and old memory
-    if cfg.protocol == "faithful":
-        english = {c: _removed(folder, c, artifacts.made_by("class", c)) for c in range(10)}
-        for c, bs in english.items():
-            if len(bs) <= L + 1:
-                raise ConfigError(f"--latent_batches {L}: class {c} has only {len(bs)} batches, the "
-                                  f"faithful global test set needs batch {L + 1}")
-        global_set = [english[c][L + 1] for c in range(10)] + [german[c][0] for c in GERMAN]
-        old_mem = [b for _ in range(10) for b in en_train[:L]]  # ten identical copies (Q31)
-    else:
-        global_set = list(en_test) + [b for c in GERMAN for b in split_new(german[c], "clean")[1]]
-        ids = artifacts.load(folder / names["ids"], made_by=ten)
-        old_mem, _ = regroup_by_class(en_train, ids["pretrain"], range(10), L, cfg.batch_size)
-
-    pooling, mode = replay_scheme("new", d)
-    spec = MemorySpec("latent", d, cfg.n_frames, pooling, mode)
-    buffers = [make_buffer(model, old_mem, spec, cfg.net.nb_steps, device)]  # grows by one per class
-    mem_bytes = lambda: sum(b.nbytes for b in buffers)  # noqa: E731
-    mem_samples = lambda: sum(b.n_samples for b in buffers)  # noqa: E731
-    replay = lambda: [it for b in buffers for it in replay_items(b, d, device)]  # noqa: E731
-    global_items = to_items(global_set)
-    prev_items = to_items(en_test)
-    log(f"Pre-Training accuracy on the 10 classes: {score(model, prev_items).value:.3f}")
-    log(f"Pre-Training accuracy on ALL the classes: {score(model, global_items).value:.3f}")
+    s = Session.open(cfg, pre.state_dict, device)
+    global_set, old_mem = global_and_memory(cfg, pre, german)
+    s.remember(old_mem)  # the memory grows by one batch per learned class
+    global_items, prev_items = s.items(global_set), s.items(pre.pretrain_test)
+    log(f"Pre-Training accuracy on the 10 classes: {score(s.model, prev_items).value:.3f}")
+    log(f"Pre-Training accuracy on ALL the classes: {score(s.model, global_items).value:.3f}")
 
     fmt = Format(cfg)
-    header = run_header(cfg, None, buffers[0], dataset or meta.get("dataset", "unknown"),
-                         (meta or {}).get("data_origin"))
-    out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, txt_mode="a", header=header, echo=log)
-    clock = Clock()
-    prev0, per0 = score_by_class(model, prev_items)
-    out.record(step=0, step_class=None, epoch=0, loss=None, memory_bytes=mem_bytes(),
-               memory_samples=mem_samples(), **acc_fields("previous", prev0),
-               **acc_fields("global", score(model, global_items)), wall_s=clock(),
-               class_correct={str(k): v.correct for k, v in sorted(per0.items())},
-               class_total={str(k): v.total for k, v in sorted(per0.items())})
+    s.open_log(fmt, out_dir, run_header(cfg, None, s.first_buffer, dataset or pre.dataset,
+                                             (pre.meta or {}).get("data_origin")), log)
+    out = s.out
+    prev0, per0 = score_by_class(s.model, prev_items)
+    out.record(step=0, step_class=None, epoch=0, loss=None, memory_bytes=s.memory_bytes,
+               memory_samples=s.memory_samples, **acc_fields("previous", prev0),
+               **acc_fields("global", score(s.model, global_items)), wall_s=s.clock(), **per_class(per0))
 
     for step, c in enumerate(GERMAN, start=1):
-        reinit_column(model, c, gen)
+        reinit_column(s.model, c, gen)
         train, test = split_new(german[c], cfg.protocol)
-        new_items, new_eval = to_items(train), to_items(test)
+        new_items, new_eval = s.items(train), s.items(test)
         word = keys[c] if c < len(keys) else None
 
         def after_epoch(epoch, loss, c=c, step=step, new_eval=new_eval, word=word):
-            (prev, per_prev), (new, per_new) = score_by_class(model, prev_items), score_by_class(model, new_eval)
-            glob = score(model, global_items)
-            per = {**per_prev, **per_new}  # every class seen so far: the row of the accuracy matrix
+            (prev, per_prev), (new, per_new) = score_by_class(s.model, prev_items), score_by_class(s.model, new_eval)
+            glob = score(s.model, global_items)
             for line in fmt.epoch(epoch + 1, c, prev.value, new.value, glob.value):
                 out.txt(line)
             out.csv(fmt.row(epoch + 1, c, prev.value, new.value, glob.value))
             out.record(step=step, step_class=c, class_word=word, epoch=epoch + 1, loss=loss,
-                       memory_bytes=mem_bytes(), memory_samples=mem_samples(),
+                       memory_bytes=s.memory_bytes, memory_samples=s.memory_samples,
                        **acc_fields("previous", prev), **acc_fields("new", new),
-                       **acc_fields("global", glob), wall_s=clock(),
-                       class_correct={str(k): v.correct for k, v in sorted(per.items())},
-                       class_total={str(k): v.total for k, v in sorted(per.items())})
+                       **acc_fields("global", glob), wall_s=s.clock(), **per_class({**per_prev, **per_new}))
 
-        trainable = trainable_names(d)
-        train_epochs(model, trainable,
-                     lambda new_items=new_items: [*new_items, *replay()],
-                     lr=cfg.lr, nb_epochs=cfg.nb_epochs, after_epoch=after_epoch,
-                     desc=f"class {c} ({step}/10)",
-                     optimizer=adamax([model.weights[n] for n in trainable], cfg.lr))  # fresh per class (Q55)
-        prev, new, glob = score(model, prev_items), score(model, new_eval), score(model, global_items)
+        s.train(new_items, after_epoch, desc=f"class {c} ({step}/10)")  # a fresh Adamax per class (Q55)
+        prev, new, glob = score(s.model, prev_items), score(s.model, new_eval), score(s.model, global_items)
         for line in fmt.after(c, prev.value, new.value, glob.value):
             out.txt(line)
         # the class's memory batch: its full list's batch 0 (= its test batch, Q33) in the faithful
         # uncompressed script; its first train batch in the compressed script and in clean mode
-        leak = cfg.protocol == "faithful" and cfg.n_frames is None
-        mem_batch = german[c][0] if leak else train[0]
-        buffers.append(make_buffer(model, [mem_batch], spec, cfg.net.nb_steps, device))
+        leak = cfg.protocol == Protocol.FAITHFUL and cfg.n_frames is None
+        s.remember([german[c][0] if leak else train[0]])
         prev_items = prev_items + new_eval
-    out.txt(f"\nReplay memory: {mem_bytes()} bytes ({mem_samples()} samples, ratio {cfg.ratio})\n")
-    out.commit()
-    return out.records
+    return s.finish()

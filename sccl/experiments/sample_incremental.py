@@ -7,11 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sccl import artifacts
-from sccl.experiments.continual import ContinualConfig, check_memory, run_header, split_new, train_and_log
-from sccl.replay import replay_scheme
-from sccl.strategies import MemorySpec, make_buffer, replay_items
-
-OLD = "the {n} speakers"
+from sccl.experiments.continual import ContinualConfig, Task, check_memory, load_pretraining, run_incremental, split_new
 
 
 class Format:
@@ -101,6 +97,11 @@ class Latent(Format):
 
 
 class LatentSubsample(Format):
+    scores_memory = True  # the original prints the model's accuracy on the stored batches first
+
+    def memory_line(self, acc):
+        return f"\nAccuracy on the subsampled batches: {acc:.3f}\n"
+
     @property
     def sums(self):
         return self.cfg.pooling == "sum"
@@ -119,60 +120,40 @@ class LatentSubsample(Format):
         return ["%d, %d, %d, %i, %.3f, %.3f\n" % (self.s, c.depth, c.memory_batches, e, old, new)]
 
 
+class Generic(Format):
+    """Output of a strategy the original does not have: files named by its registry ``files`` stem."""
+
+    @property
+    def txt(self):
+        return f"{self.cfg.strategy.files}_speaker_{self.s}_depth_{self.cfg.depth}.txt"
+
+    @property
+    def csv(self):
+        return f"{self.cfg.strategy.files}_csv.csv"
+
+    def rows(self, e, old, new):
+        c = self.cfg
+        return ["%d, %s, %d, %i, %.3f, %.3f\n" % (self.s, c.depth, c.memory_batches, e, old, new)]
+
+
+# the original scripts' formats, by strategy (sccl.registry); other strategies write Generic
 FORMATS = {"naive": Naive, "rehearsal": Rehearsal, "rehearsal_subsample": RehearsalSubsample,
-           "latent_replay": Latent, "latent_replay_subsample": LatentSubsample}
-
-
-def memory_spec(cfg: ContinualConfig) -> MemorySpec | None:
-    if cfg.script == "naive":
-        return None
-    if cfg.script in ("rehearsal", "rehearsal_subsample"):
-        return MemorySpec("raw", None, cfg.n_frames, "sum", "first")
-    pooling, decomp = replay_scheme("sums" if cfg.n_frames and cfg.pooling == "sum" else "new", cfg.depth)
-    return MemorySpec("latent", cfg.depth, cfg.n_frames, pooling, decomp)
+           "latent_replay": Latent, "latent_replay_subsample": LatentSubsample,
+           "latent_replay_sums": LatentSubsample}
 
 
 def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dataset: str | None = None,
         log=print) -> list[dict]:
     """One sample-incremental run; writes TXT / CSV / records into ``out_dir``; returns the records."""
-    from sccl.model import SpikingNet
-    from sccl.results import RunLog
     from sccl.runtime import seeded
-    from sccl.training import encode_items, score
 
     cfg.validate()
-    hint = artifacts.made_by("speaker", cfg.held_out)
-    names = artifacts.artifact_names(artifacts.speaker_tag(cfg.held_out))
-    folder = Path(statedict_dir)
-    sd = artifacts.load_state_dict(folder / names["state_dict"], made_by=hint)
-    pre_train = artifacts.load_pair(folder, names, "pretrain", hint=hint)
-    old_test = artifacts.load_pair(folder, names, "pretrain_test", hint=hint)
-    removed = artifacts.load_pair(folder, names, "removed", hint=hint)
-    meta = artifacts.load_json(folder / names["meta"])
+    pre = load_pretraining(statedict_dir, artifacts.speaker_tag(cfg.held_out), artifacts.made_by("speaker", cfg.held_out))
     seeded(cfg.seed)  # validates; sample-incremental runs draw nothing random after pretraining
-
-    spec = memory_spec(cfg)
-    if spec is not None:
-        check_memory(cfg.memory_batches, len(pre_train), f"pretrain batches in {folder}")
-    new_train, new_test = split_new(removed, cfg.protocol)
-    model = SpikingNet.from_state_dict(cfg.net, sd, device)
-    to_dev = lambda bs: [(x.to(device), y.to(device)) for x, y in bs]  # noqa: E731
-
-    buffer = make_buffer(model, pre_train[:cfg.memory_batches], spec, cfg.net.nb_steps, device) if spec else None
-    depth = cfg.depth if cfg.script.startswith("latent") else None
-    new_items = encode_items(model, to_dev(new_train), depth)
-    old_eval = encode_items(model, to_dev(old_test), depth)
-    new_eval = encode_items(model, to_dev(new_test), depth)
-
-    n_old = int(meta.get("n_speakers", 12)) - 1 if meta else 11
-    fmt = FORMATS[cfg.script](cfg, n_old)
-    header = run_header(cfg, "speaker", buffer, dataset or meta.get("dataset", "unknown"),
-                         (meta or {}).get("data_origin"))
-    out = RunLog(out_dir, cfg.run_id, txt_name=fmt.txt, csv_name=fmt.csv, header=header, echo=log)
-    if cfg.script == "latent_replay_subsample":
-        mem_acc = score(model, replay_items(buffer, spec.level, device))
-        out.txt(f"\nAccuracy on the subsampled batches: {mem_acc.value:.3f}\n")
-    train_and_log(cfg, model, depth, new_items, old_eval, new_eval, buffer, spec.level if spec else None,
-                  fmt, out, device, desc=f"speaker {cfg.held_out} {cfg.script}")
-    return out.records
-
+    if cfg.strategy.replays:
+        check_memory(cfg.memory_batches, len(pre.pretrain), f"pretrain batches in {pre.folder}")
+    new_train, new_test = split_new(pre.removed, cfg.protocol)
+    n_old = int(pre.meta.get("n_speakers", 12)) - 1 if pre.meta else 11
+    fmt = FORMATS.get(cfg.strategy.name, Generic)(cfg, n_old)
+    task = Task(pre, new_train, new_test, pre.pretrain[:cfg.memory_batches], fmt, "speaker")
+    return run_incremental(cfg, task, out_dir, device, dataset=dataset, log=log)

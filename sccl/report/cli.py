@@ -6,7 +6,9 @@ Reads every ``records/*.jsonl`` under ``--results`` (recursively) and every pret
 ``meta_*.json`` under ``--results`` and the ``--statedict_dir`` folders; writes
 ``<out>/tables.md``, ``<out>/tables.csv`` and the PNG figures into ``--figures`` (default
 ``<out>/figure``); prints where they are. ``--out`` defaults to ``--results``. The compression
-illustration needs a statedict folder with ``state_dict_<tag>.pt`` and ``pretrain_x_<tag>.pt``.
+illustration is drawn from a ``compression_example.json`` under ``--results`` or in a
+``--statedict_dir`` (written by ``sccl compression --statedict_dir DIR --out FILE``): the report
+reads records only, never a model.
 """
 from __future__ import annotations
 
@@ -23,21 +25,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="where tables.md / tables.csv go (default: --results)")
     p.add_argument("--figures", type=Path, default=None, help="where the PNGs go (default: <out>/figure)")
     p.add_argument("--statedict_dir", type=Path, action="append", default=[],
-                   help="a pretraining folder: its meta_*.json feed the pretraining table, its weights the "
-                        "compression figure (repeatable; the first one with weights is used; default: none)")
-    p.add_argument("--speaker", type=int, default=None,
-                   help="compression figure: use state_dict_speaker_<S>.pt (default: the first state dict found)")
-    p.add_argument("--depth", type=int, default=1, choices=(1, 2, 3), help="compression figure: latent depth (default: 1)")
-    p.add_argument("--n_frames", type=int, default=None,
-                   help="compression figure: stored frames T' (default nb_steps/4, the paper's 1:4)")
+                   help="a pretraining folder: its meta_*.json feed the pretraining table, its "
+                        "compression_example.json the compression figure (repeatable; default: none)")
     p.add_argument("--no_figures", action="store_true", help="write the tables only (default: off)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for the compression figure (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)  # accepted; the report uses no torch
     return p
 
 
+COMPRESSION_EXAMPLE = "compression_example.json"
+
+
+def find_compression_example(folders) -> dict | None:
+    """The first ``compression_example.json`` under ``folders`` (the data of the compression figure)."""
+    import json
+
+    for folder in folders:
+        for path in sorted(Path(folder).rglob(COMPRESSION_EXAMPLE)) if Path(folder).is_dir() else []:
+            try:
+                return json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+    return None
+
+
 def make_report(results: Path, out: Path | None = None, figures: Path | None = None, *,
-                statedict_dirs: list[Path] = (), speaker: int | None = None, depth: int = 1,
-                n_frames: int | None = None, with_figures: bool = True, log=print) -> dict:
+                statedict_dirs: list[Path] = (), with_figures: bool = True, log=print) -> dict:
     """Read the records under ``results`` and write the tables and figures.
 
     Returns ``{"tables": [md, csv], "figures": [png, ...], "notes": [...]}``; raises
@@ -59,6 +71,11 @@ def make_report(results: Path, out: Path | None = None, figures: Path | None = N
                         f"--out_dir inside it first")
     out = Path(out) if out is not None else results
     fig_dir = Path(figures) if figures is not None else out / "figure"
+    from sccl.preflight import check_out_dir
+
+    check_out_dir(out, "--out", files=["tables.md", "tables.csv"])  # before anything is rendered
+    if with_figures:
+        check_out_dir(fig_dir, "--figures")
     secs, notes = sections(records)
     metas = tables.find_meta([results, *statedict_dirs])
     md, csv_path = tables.write(secs, metas, out, source=str(results), notes=notes)
@@ -67,14 +84,13 @@ def make_report(results: Path, out: Path | None = None, figures: Path | None = N
         from sccl.report import figures as F
 
         pngs = F.write_all(secs, fig_dir)
-        folders = [Path(d) for d in statedict_dirs] or sorted({p.parent for p, _ in metas})
-        note = "compression figure skipped: no --statedict_dir (and no statedict folder under --results)"
-        for folder in folders:
-            png, note = F.compression_figure(folder, fig_dir / "compression.png", speaker=speaker, depth=depth,
-                                             n_frames=n_frames)
-            if png is not None:
-                pngs.append(png)
-                break
+        example = find_compression_example([results, *statedict_dirs])
+        png, note = F.compression_figure(example, fig_dir / "compression.png")
+        if png is not None:
+            pngs.append(png)
+        elif example is None:
+            note = (f"compression figure skipped: no {COMPRESSION_EXAMPLE} under --results or a --statedict_dir "
+                    f"(write one with `sccl compression --statedict_dir DIR --out FILE`)")
         notes.append(note)
     n_runs = sum(g.n for s in secs for g in s.groups)
     log(f"{len(records)} records, {n_runs} runs in {len(secs)} section(s): "
@@ -90,10 +106,6 @@ def make_report(results: Path, out: Path | None = None, figures: Path | None = N
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    make_report(args.results, args.out, args.figures, statedict_dirs=args.statedict_dir, speaker=args.speaker,
-                depth=args.depth, n_frames=args.n_frames, with_figures=not args.no_figures)
+    make_report(args.results, args.out, args.figures, statedict_dirs=args.statedict_dir,
+                with_figures=not args.no_figures)
     return 0

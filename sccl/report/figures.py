@@ -291,11 +291,15 @@ def memory_figure(section: Section, path: Path) -> Path | None:
             ax.set_xlabel("replay memory (KB, log scale)")
             ax.set_title(EXPERIMENT_TITLE[exp])
         axes[0][0].set_ylabel("final total accuracy (%)")
+        from sccl.registry import find
         from sccl.report.runs import SCRIPT_LABEL, SCRIPT_ORDER
 
-        handles = [Line2D([], [], color=STRATEGY_COLOR.get(s, "#9467bd"), marker="o" if s != "naive" else None,
-                          linestyle=":" if s == "naive" else "none", markersize=8,
-                          label=PAPER_STRATEGY.get(s, SCRIPT_LABEL.get(s, s)))
+        def no_memory(s):
+            return find(s) is not None and not find(s).replays
+
+        handles = [Line2D([], [], color=STRATEGY_COLOR.get(s, "#9467bd"), marker=None if no_memory(s) else "o",
+                          linestyle=":" if no_memory(s) else "none", markersize=8,
+                          label=PAPER_STRATEGY.get(s, SCRIPT_LABEL.get(s, s) + (" (no memory)" if no_memory(s) else "")))
                    for s in SCRIPT_ORDER if s in used_s]
         handles += [Line2D([], [], color="0.3", marker=DEPTH_MARKER.get(d, "o"), linestyle="none", markersize=8,
                            label="raw input" if d is None else f"LR depth {d}")
@@ -309,75 +313,20 @@ def memory_figure(section: Section, path: Path) -> Path | None:
 # --------------------------------------------------------------------------- compression
 
 
-def _find_statedict(folder: Path, speaker: int | None) -> Path | None:
-    folder = Path(folder)
-    if speaker is not None:
-        p = folder / f"state_dict_speaker_{speaker}.pt"
-        return p if p.exists() else None
-    cands = sorted(folder.glob("state_dict_*.pt"), key=lambda p: (not p.name.startswith("state_dict_speaker"),
-                                                                  len(p.name), p.name))
-    return cands[0] if cands else None
+def compression_figure(example: dict | None, path: Path) -> tuple[Path | None, str]:
+    """Three rasters of one real sample (the record ``sccl compression`` writes, see
+    :func:`sccl.experiments.analysis.compression_example`): the depth-d spikes of a pretrained
+    model, the frames stored after OR pooling, and the replayed spike train (first-step
+    decompression). Returns ``(path or None, note)``."""
+    import numpy as np
 
-
-def compression_figure(statedict_dir: Path, path: Path, *, speaker: int | None = None, depth: int = 1,
-                       n_frames: int | None = None, max_neurons: int = 30) -> tuple[Path | None, str]:
-    """Three rasters of one real sample: the depth-``depth`` spikes of a pretrained model
-    (``SpikingNet.encode``), the frames stored after OR pooling (``sccl.replay.compress``), and
-    the replayed spike train (``decompress(..., "first")``). Returns ``(path or None, note)``."""
-    import json
-
-    import torch
-
-    from sccl import artifacts
-    from sccl.config import NetConfig
-    from sccl.model import SpikingNet
-    from sccl.replay import compress, decompress
-
-    folder = Path(statedict_dir)
-    sd_path = _find_statedict(folder, speaker) if folder.is_dir() else None
-    if sd_path is None:
-        who = f"state_dict_speaker_{speaker}.pt" if speaker is not None else "state_dict_*.pt"
-        return None, f"compression figure skipped: no {who} in {folder}"
-    tag = sd_path.stem[len("state_dict_"):]
-    names = artifacts.artifact_names(tag)
-    x_path = folder / names["pretrain_x"]
-    if not x_path.exists():
-        return None, f"compression figure skipped: {x_path.name} (the inputs to encode) is missing in {folder}"
-    if depth not in (1, 2, 3):
-        return None, f"compression figure skipped: depth {depth} is not a spiking layer (choose 1..3)"
-    sd = torch.load(sd_path, weights_only=True, map_location="cpu")
-    xs = torch.load(x_path, weights_only=True, map_location="cpu")
-    meta, dataset = {}, None
-    meta_path = folder / names["meta"]
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        dataset = meta.get("dataset")
-    x = xs[0].to_dense() if xs[0].is_sparse else xs[0]
-    net_d = dict((meta.get("config") or {}).get("net") or {})
-    net_d.update(nb_inputs=int(sd["w1"].shape[0]), nb_hidden=int(sd["w1"].shape[1]),
-                 nb_outputs=int(sd["w_out"].shape[1]), nb_steps=int(x.shape[1]))
-    net = NetConfig(**{k: v for k, v in net_d.items() if k in NetConfig.__dataclass_fields__})
-    model = SpikingNet.from_state_dict(net, sd, "cpu")
-    lat = model.encode(x.float(), depth)  # [B, T, H] 0/1
-    per_sample = lat.sum(dim=(1, 2))
-    order = torch.argsort(per_sample, stable=True)
-    active = order[per_sample[order] > 0]
-    i = int(active[len(active) // 2]) if len(active) else 0  # the median-activity sample that spiked
-    T = net.nb_steps
-    if n_frames is None:
-        n_frames = T // 4 if T % 4 == 0 else next((T // w for w in range(2, T + 1) if T % w == 0), T)
-    sample = lat[i:i + 1]
-    frames = compress(sample, n_frames, "or")
-    replay = decompress(frames, T, "first")
-    counts = sample[0].sum(0)
-    spiking = [j for j in range(sample.shape[2]) if counts[j] > 0] or list(range(sample.shape[2]))
-    if len(spiking) > max_neurons:  # evenly spread over the neurons that spiked (not just the busiest)
-        step = len(spiking) / max_neurons
-        spiking = [spiking[int(j * step)] for j in range(max_neurons)]
-    neurons = spiking
+    if not example or "original" not in example:
+        return None, (example or {}).get("note") or "compression figure skipped: no compression example record"
+    orig, stored, back = (np.asarray(example[k], dtype=float) for k in ("original", "stored", "replayed"))
+    T, n_frames, depth = example["nb_steps"], example["n_frames"], example["depth"]
+    neurons = example["neurons"]
     w = T // n_frames
-    orig, stored, back = (a[0][:, neurons].T.numpy() for a in (sample, frames, replay))
-    label = dataset_label(dataset) if dataset else "unknown dataset"
+    label = dataset_label(example.get("dataset")) if example.get("dataset") else "unknown dataset"
     with style():
         fig, axes = new_figure(3, 1, height=7.2, sharex=True)
         panels = [(orig, f"(a) original depth-{depth} spikes, {T} steps ({int(orig.sum())} spikes)"),
@@ -394,13 +343,10 @@ def compression_figure(statedict_dir: Path, path: Path, *, speaker: int | None =
             ax.grid(False)
         axes[-1][0].set_xlabel("time step")
         axes[-1][0].xaxis.set_major_locator(MaxNLocator(integer=True))
-        fig.suptitle(f"Compression 1:{w} of real latents ({tag.replace('_', ' ')}, depth {depth}, "
-                     f"{len(neurons)} of {sample.shape[2]} neurons, {label})", fontsize=13)
+        fig.suptitle(f"Compression 1:{w} of real latents ({example['tag'].replace('_', ' ')}, depth {depth}, "
+                     f"{len(neurons)} of {example['width']} neurons, {label})", fontsize=13)
         out = save(fig, path)
-    spikes = int(orig.sum())
-    note = (f"compression figure from {sd_path.name}, sample {i} of the first pretrain batch, depth {depth}, "
-            f"ratio 1:{w}" + ("" if spikes else " (the layer did not spike for any sample: an untrained model?)"))
-    return out, note
+    return out, example["note"]
 
 
 # --------------------------------------------------------------------------- all

@@ -14,17 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from sccl import registry
 from sccl.report import metrics as M
 
-EXPERIMENTS = ("sample", "class", "progressive")
-SCRIPT_ORDER = ("naive", "rehearsal", "rehearsal_subsample", "latent_replay", "latent_replay_subsample")
-SCRIPT_LABEL = {
-    "naive": "Naive",
-    "rehearsal": "Rehearsal",
-    "rehearsal_subsample": "Rehearsal (compressed raw)",
-    "latent_replay": "LR",
-    "latent_replay_subsample": "Compressed LR",
-}
+EXPERIMENTS = tuple(registry.EXPERIMENTS)
+# report order and labels of the strategies, by the script label records carry (sccl.registry)
+SCRIPT_ORDER = tuple(dict.fromkeys(s.script for s in registry.STRATEGIES.values()))
+SCRIPT_LABEL = {s.script: s.label for s in reversed(registry.STRATEGIES.values())}
 HELD_OUT = {"sample": "speaker", "class": "class"}
 # header fields that identify a configuration (besides the config dict, when present)
 KEY_FIELDS = ("experiment", "script", "depth", "memory_batches", "n_frames", "ratio", "pooling",
@@ -136,10 +132,11 @@ def group_runs(records: list[dict]) -> tuple[list[Run], list[str]]:
 
 def config_key(head: dict) -> str:
     """Everything that defines the configuration: the header fields plus the run's config dict
-    without the held-out speaker / class and the seed."""
+    without the held-out speaker / class, the seed and the pretraining's hash (one per held-out
+    speaker / class; the dataset fingerprint stays)."""
     d = {k: head.get(k) for k in KEY_FIELDS}
     cfg = dict(head.get("config") or {})
-    for k in ("held_out", "seed"):
+    for k in ("held_out", "seed", "pretraining"):
         cfg.pop(k, None)
     d["config"] = cfg
     return json.dumps(d, sort_keys=True, default=str)
@@ -180,8 +177,19 @@ class Group:
         return ratio_value(self.ratio) > 1
 
     @property
+    def strategy_record(self):
+        """The run's :class:`sccl.registry.Strategy` (None: a label this version does not know)."""
+        return registry.find(self.script, self.get("pooling"))
+
+    @property
+    def replays(self) -> bool:
+        st = self.strategy_record
+        return st.replays if st is not None else self.script != "naive"
+
+    @property
     def is_lr(self) -> bool:
-        return str(self.script).startswith("latent_replay")
+        st = self.strategy_record
+        return st is not None and st.stores == "latent"
 
     @property
     def pooling(self) -> str | None:
@@ -291,8 +299,9 @@ class Group:
 
     @property
     def strategy(self) -> str:
-        if self.script == "latent_replay_subsample" and not self.compressed:
-            return "LR (T' = T)"  # the compressed script run without compression
+        st = self.strategy_record
+        if st is not None and st.uncompressed_label and not self.compressed:
+            return st.uncompressed_label  # a compressing strategy run without compression
         return SCRIPT_LABEL.get(self.script, self.script)
 
     def describe(self, *, with_epochs: bool = True) -> str:
@@ -301,11 +310,10 @@ class Group:
         if self.depth is not None:
             parts.append(f"depth {self.depth}")
         mb = self.get("memory_batches") or 0
-        if self.script != "naive":
-            ns = self.memory_samples()
-            per = " per old class" if self.experiment in ("class", "progressive") else ""
-            parts.append(f"{mb} batch{'es' if mb != 1 else ''}{per} = {fmt_int(ns)} samples")
-        if self.script != "naive":
+        replays = self.replays
+        if replays:
+            parts.append(self.memory_label(mb))
+        if replays:
             pool = self.pooling
             parts.append(self.ratio + (f" ({pool})" if pool not in (None, "-") else ""))
         if with_epochs:
@@ -315,15 +323,29 @@ class Group:
             parts.append(f"lr {self.get('lr'):g}")
         return ", ".join(parts)
 
+    def memory_label(self, mb: int) -> str:
+        """What the memory holds. Progressive (records of step 0: the English memory): faithful is
+        ten identical copies of L mixed-class batches (Q31), clean L single-class batches per
+        English class; both say how many samples are stored and how many are distinct."""
+        ns = self.memory_samples()
+        es = "es" if mb != 1 else ""
+        if self.experiment == "progressive":
+            if self.get("protocol", "faithful") == "faithful":
+                distinct = fmt_int(ns / 10) if ns is not None else "?"  # the copies hold the same samples
+                return f"10 copies of {mb} mixed-class batch{es} = {fmt_int(ns)} samples stored, {distinct} distinct"
+            return f"{mb} single-class batch{es} per old class = {fmt_int(ns)} samples stored, {fmt_int(ns)} distinct"
+        per = " per old class" if self.experiment == "class" else ""
+        return f"{mb} batch{es}{per} = {fmt_int(ns)} samples"
+
     def short_label(self) -> str:
         """Legend label: e.g. 'LR d1, 640 samples' / 'CLR d2, 1:10, 1216 samples'."""
-        bits = {"latent_replay": "LR", "latent_replay_subsample": "CLR", "rehearsal": "Reh.",
-                "rehearsal_subsample": "Reh. comp.", "naive": "Naive"}.get(self.script, self.script)
+        st = self.strategy_record
+        bits = st.short if st is not None else self.script
         if self.depth is not None:
             bits += f" d{self.depth}"
         if self.compressed:
             bits += f" {self.ratio}"
-        if self.script != "naive":
+        if self.replays:
             bits += f", {fmt_int(self.memory_samples())} samples"
         return bits
 

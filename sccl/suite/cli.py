@@ -18,6 +18,7 @@ import argparse
 import shlex
 from pathlib import Path
 
+from sccl.registry import PROTOCOLS
 from sccl.suite import sweeps
 from sccl.suite.executors import add_executor_args, make_executor
 from sccl.suite.grids import GridOptions, N_CLASSES, build_grid, split_common
@@ -40,12 +41,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--classes", type=sweeps.int_list, default=None, help="class-incremental: held-out classes, e.g. 0..19")
     g.add_argument("--progressive", action="store_true", help="the progressive (English -> German) runs")
     g.add_argument("--strategies", type=sweeps.str_list, default=["all"],
-                   help="sample / class strategies: all (default) or a comma list of "
-                        "naive,rehearsal,lr,subsample,sums")
+                   help="sample / class strategies: all (default: the paper's) or a comma list of "
+                        + ",".join(dict.fromkeys(sweeps.SAMPLE_CHOICES + sweeps.CLASS_CHOICES)))
     g.add_argument("--tiny", action="store_true",
                    help="one setting per strategy (depth 2, 1 memory batch, 1:2 / 1:10 ratios for 20 steps, "
                         "1 epoch): a smoke grid; sweep flags below still override it")
-    g.add_argument("--protocol", choices=("faithful", "clean"), default="faithful",
+    g.add_argument("--protocol", choices=PROTOCOLS, default="faithful",
                    help="continual runs' protocol (clean needs no batch-list runs)")
     g.add_argument("--pretrain_epochs", "--pretrain-epochs", type=int, default=200,
                    help="epochs of every pretraining (default 200, the original)")
@@ -109,6 +110,10 @@ def main(argv=None) -> int:
         p.error(str(exc))
     out = a.out_dir.expanduser().resolve()
     state = GridState(out)
+    if not a.dry_run:
+        from sccl.preflight import check_out_dir
+
+        check_out_dir(out, "--out_dir")  # before any run starts
     if a.dry_run:
         dry_run(grid, out, state if state.dir.exists() else None)
         return 0

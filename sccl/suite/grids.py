@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from sccl import registry
 from sccl.errors import ConfigError
+from sccl.registry import EXPERIMENTS, Protocol
 from sccl.suite import sweeps
 from sccl.suite.spec import OUT, Grid, RunSpec
 
@@ -71,10 +73,11 @@ class GridOptions:
     synthetic: bool = False
     synthetic_reps: int | None = None
 
-    def strategies_for(self, allowed) -> list[str]:
+    def strategies_for(self, default, choices) -> list[str]:
+        """The strategies of one experiment: ``all`` = the paper's (``default``), or the named ones."""
         if "all" in self.strategies:
-            return list(allowed)
-        return [s for s in self.strategies if s in allowed]
+            return list(default)
+        return [s for s in self.strategies if s in choices]
 
 
 def split_common(extra: list[str]) -> tuple[list[str], list[str]]:
@@ -102,18 +105,16 @@ def _flag_value(args: list[str], name: str) -> str | None:
 def build_grid(o: GridOptions) -> Grid:
     """The grid of ``o``: data, pretrainings, batch lists and continual runs, with dependencies."""
     for s in o.strategies:
-        if s != "all" and s not in sweeps.SAMPLE_STRATEGIES + sweeps.CLASS_STRATEGIES:
+        if s != "all" and s not in sweeps.SAMPLE_CHOICES + sweeps.CLASS_CHOICES:
             raise ConfigError(f"unknown strategy {s!r}; choose from "
-                              f"{','.join(sorted(set(sweeps.SAMPLE_STRATEGIES + sweeps.CLASS_STRATEGIES)))} or all")
+                              f"{','.join(sorted(set(sweeps.SAMPLE_CHOICES + sweeps.CLASS_CHOICES)))} or all")
     sweeps.check_choice(o.prog.variants, sweeps.PROGRESSIVE_VARIANTS, "progressive variant")
-    if o.protocol not in ("faithful", "clean"):
-        raise ConfigError(f"--protocol must be faithful or clean, got {o.protocol!r}")
+    protocol = Protocol.parse(o.protocol)
     if not (o.speakers or o.classes or o.progressive):
         raise ConfigError("nothing to run: give --speakers, --classes and/or --progressive (or --paper)")
     for c in o.classes:
         if not 0 <= c < N_CLASSES:
             raise ConfigError(f"--classes: class {c} is not one of 0..{N_CLASSES - 1}")
-    faithful = o.protocol == "faithful"
     grid = Grid()
 
     # the dataset
@@ -143,7 +144,7 @@ def build_grid(o: GridOptions) -> Grid:
         argv = [*cmd, *o.common, *o.continual_args]
         if o.override_epochs is not None:
             argv.append(f"--override_epochs={o.override_epochs}")
-        if o.protocol != "faithful":
+        if protocol is not Protocol.FAITHFUL:
             argv.append(f"--protocol={o.protocol}")
         argv += [f"--statedict_dir={sd}", f"--out_dir={RESULTS[exp]}", "--skip_done"]
         label = f"{exp} {cmd[0].removesuffix('.py')} " + " ".join(a.lstrip("-") for a in cmd[1:])
@@ -155,15 +156,16 @@ def build_grid(o: GridOptions) -> Grid:
         gen = "heidelberg_statedict_generator.py"
         pre = {s: generator(gen, SD_SPEAKER, [f"--speaker={s}"], o.pretrain_epochs, "pretrain",
                             f"pretrain speaker {s}", (f"{SD_SPEAKER}:speaker_{s}",)) for s in o.speakers}
-        strategies = o.strategies_for(sweeps.SAMPLE_STRATEGIES)
+        strategies = o.strategies_for(sweeps.SAMPLE_STRATEGIES, sweeps.SAMPLE_CHOICES)
         for s in o.speakers:
             for cmd in sweeps.sample_commands(o.sample, [s], strategies):
                 continual("sample", cmd, SD_SPEAKER, [pre[s]])
 
     # class-incremental
     if o.classes:
-        strategies = o.strategies_for(sweeps.CLASS_STRATEGIES)
-        replaying = faithful and any(s != "naive" for s in strategies)
+        strategies = o.strategies_for(sweeps.CLASS_STRATEGIES, sweeps.CLASS_CHOICES)
+        reads = EXPERIMENTS["class"].memory_reads
+        replaying = any("class_lists" in reads(protocol, st) for st in registry.by_sweep(strategies))
         gen = "heidelberg_statedict_generator.py"
         cls = {}
         for c in range(N_CLASSES):
@@ -174,14 +176,14 @@ def build_grid(o: GridOptions) -> Grid:
                 cls[c] = generator(gen, SD_CLASS, [f"--removed_class={c}"], None, "lists",
                                    f"batch lists class {c}", (f"{SD_CLASS}:class_{c}",))
         for c in o.classes:
-            for cmd in sweeps.class_commands(o.klass, [c], strategies):
-                memory = faithful and cmd[0] != "naive.py"
+            for name, cmd in sweeps.class_runs(o.klass, [c], strategies):
+                memory = "class_lists" in reads(protocol, registry.get(name))
                 continual("class", cmd, SD_CLASS, [cls[c], *(cls.values() if memory else [])])
 
     # progressive
     if o.progressive:
-        commands = sweeps.progressive_commands(o.prog)
-        if commands:
+        runs = sweeps.progressive_runs(o.prog)
+        if runs:
             ten = grid.add(RunSpec(
                 "statedicts_class_incremental",
                 ["heidelberg_statedict_generator_10classes.py", f"--nb_epochs={o.pretrain_epochs}", *data_flags,
@@ -190,12 +192,13 @@ def build_grid(o: GridOptions) -> Grid:
                 writes=(f"{SD_PROGRESSIVE}:10classes",
                         *(f"{SD_PROGRESSIVE}:class_{c}" for c in range(10, N_CLASSES)))))
             english = []
-            if faithful:
+            if any("english_lists" in EXPERIMENTS["progressive"].memory_reads(protocol, registry.get(name))
+                   for name, _ in runs):
                 english = [generator("heidelberg_statedict_generator.py", SD_PROGRESSIVE, [f"--removed_class={c}"],
                                      None, "lists", f"batch lists class {c} (progressive)",
                                      (f"{SD_PROGRESSIVE}:class_{c}",)) for c in ENGLISH]
             last = {}  # the runs of one depth and memory size append to one TXT: keep their order
-            for cmd in commands:
+            for _, cmd in runs:
                 key = tuple(a for a in cmd if a.startswith(("--latent_depth=", "--latent_batches=")))
                 prev = last.get(key)
                 last[key] = continual("progressive", cmd, SD_PROGRESSIVE, [ten, *english],

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from sccl.errors import SCCLError
 from sccl.suite.spec import Grid
@@ -78,8 +79,18 @@ def dry_run(grid: Grid, out: Path, state: GridState | None = None, log=print) ->
             log(f"        after: {shown}")
 
 
+@dataclass
+class Policy:
+    """How a driver reacts to finished runs: ``stop_on_failure`` starts nothing new once a run has
+    failed (the testsuite drivers: the sweep stops at the run that failed); ``on_finish(id,
+    status)`` is told of every run that ends (the testsuites keep their progress file with it)."""
+
+    stop_on_failure: bool = False
+    on_finish: Callable[[str, str], None] | None = None
+
+
 def run_grid(grid: Grid, out: Path, executor, *, state: GridState | None = None, log=print,
-             python: str | None = None, forget_done: bool = False) -> Summary:
+             python: str | None = None, forget_done: bool = False, policy: Policy | None = None) -> Summary:
     """Run ``grid`` (outputs under ``out``) on ``executor``; returns the summary (raises SCCLError
     only for problems of the driver itself: lock held, folder unwritable, conflicting results).
     ``forget_done``: ignore (delete) earlier done markers, once the lock is held."""
@@ -93,10 +104,10 @@ def run_grid(grid: Grid, out: Path, executor, *, state: GridState | None = None,
                 state.forget_done()
             except OSError as exc:
                 raise write_error(state.done_dir, exc) from None
-        return _run(grid, out, executor, state, log, python)
+        return _run(grid, out, executor, state, log, python, policy or Policy())
 
 
-def _run(grid, out, executor, state, log, python) -> Summary:
+def _run(grid, out, executor, state, log, python, policy) -> Summary:
     t_all = time.time()
     order = grid.order()
     specs = {s.id: s for s in order}
@@ -108,8 +119,10 @@ def _run(grid, out, executor, state, log, python) -> Summary:
     except OSError as exc:
         raise write_error(state.dir, exc) from None
     status: dict[str, str] = {}
-    for s in order:
-        if state.is_done(s.id):
+    for s in order:  # topological: a run is skipped only when every run it depends on is too, so a
+        # pretraining that runs again makes its dependants run (their scripts then skip them only
+        # when the new pretraining's manifest is the one their records were made from)
+        if state.is_done(s.id) and all(status.get(d) == "skipped" for d in s.deps):
             status[s.id] = "skipped"
     n_skip = len(status)
     log(f"grid: {len(order)} runs in {out} ({executor.describe()})" +
@@ -157,9 +170,11 @@ def _run(grid, out, executor, state, log, python) -> Summary:
 
     try:
         while True:
-            ready = [s for s in todo if status.get(s.id) is None
-                     and all(status.get(d) in ("done", "skipped") for d in s.deps)
-                     and all(status.get(d) in STATUSES for d in s.after)]
+            stopped = policy.stop_on_failure and "failed" in status.values()
+            ready = [] if stopped else [
+                s for s in todo if status.get(s.id) is None
+                and all(status.get(d) in ("done", "skipped") for d in s.deps)
+                and all(status.get(d) in STATUSES for d in s.after)]
             room = executor.capacity - executor.running()
             if ready and room > 0:
                 batch = []
@@ -184,16 +199,20 @@ def _run(grid, out, executor, state, log, python) -> Summary:
                     skipped = s.kind == "continual" and _skipped_by_child(logf)
                     status[s.id] = "skipped" if skipped else "done"
                     try:
-                        state.mark_done(s, wall_s=round(f.wall_s, 2), skipped_by_script=skipped)
+                        state.mark_done(s, wall_s=round(f.wall_s, 2), skipped_by_script=skipped, **f.info)
                     except OSError as exc:
                         raise write_error(state.done_dir, exc) from None
                     report(s, "skipped" if skipped else "done", f"{f.wall_s:.1f} s" + (" (results existed)" if skipped else ""))
                 else:
                     status[s.id] = "failed"
-                    why = f.message or (f"exit status {f.rc}: " + _why(logf))
+                    job = f.info.get("job_id")
+                    why = f.message or (f"exit status {f.rc}" + (f" (job {job})" if job else "") +
+                                        (f": {_why(logf)}" if _why(logf) else ""))
                     summary.messages[s.id] = why
                     report(s, "FAILED", f"after {f.wall_s:.1f} s, {why} (log: {logf})")
                     block_dependants(s.id)
+                if policy.on_finish is not None:
+                    policy.on_finish(s.id, status[s.id])
     except BaseException:
         executor.cancel_all()
         raise
