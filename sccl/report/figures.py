@@ -77,9 +77,12 @@ def paper_label(g: Group) -> str:
 
 def readable_log_ticks(axis) -> None:
     """Log axis ticks at 1-2-5 steps written as plain numbers (5, 20, 100, 1000), not 10^x."""
+    import numpy as np
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    lo, hi = axis.get_view_interval()
+    decades = np.log10(max(hi, 1e-12) / max(lo, 1e-12))
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v >= 1 else f"{v:.2g}"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -127,7 +130,7 @@ def _legend_below(ax):
     """Legend under the axes (never over the curves), two columns."""
     h, _ = ax.get_legend_handles_labels()
     if h:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=1, frameon=False, fontsize=9)
 
 
 def fig5a(section: Section, path: Path) -> Path | None:
@@ -305,7 +308,7 @@ def memory_figure(section: Section, path: Path) -> Path | None:
                            label="raw input" if d is None else f"LR depth {d}")
                     for d in sorted(used_d, key=lambda d: -1 if d is None else d)]
         handles.append(Line2D([], [], color="k", linestyle="--", label="Pre-train"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), frameon=False, fontsize=9)
         fig.suptitle(f"Accuracy vs replay memory ({_title(section)})")
         return save(fig, path)
 
