@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.sccl-installed
 # Demo folder (git-ignored) and the folder `make report` reads records from
 DEMO_DIR   ?= results/demo
 REPORT_DIR ?= $(DEMO_DIR)
+# extra flags of `sccl demo`, e.g. DEMO_ARGS=--resume or DEMO_ARGS="--jobs 4"
+DEMO_ARGS  ?=
 
 .PHONY: install test test-slurm demo bench report clean help golden mutants
 
@@ -45,7 +47,7 @@ mutants: install
 	OMP_NUM_THREADS=1 $(PY) tests/mutants.py
 
 demo: install
-	$(PY) -m sccl demo --out_dir $(DEMO_DIR)
+	$(PY) -m sccl demo --out_dir $(DEMO_DIR) $(DEMO_ARGS)
 
 bench: install
 	$(PY) benchmarks/run_all.py

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Class-incremental sweeps of the original drivers (reference-spec s4), over classes.
+"""Class-incremental sweeps of the original drivers (docs/sweeps.md), over classes.
 
 Strategies (--strategies, default all): naive (--naive_epochs 10); rehearsal (--reharsal_sizes 2);
 lr = uncompressed latent replay (depth --lr_depth 2, --lr_epochs 100, --lr_rate 0.001);

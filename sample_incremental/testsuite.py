@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Sample-incremental sweeps of the original drivers (reference-spec s4), over speakers.
+"""Sample-incremental sweeps of the original drivers (docs/sweeps.md), over speakers.
 
 Strategies (--strategies, default all): naive; rehearsal (--reharsal_sizes, default 1..5);
 lr = latent replay (--depths 1..3 x --latent_batches 40, 50 epochs); subsample = compressed,

@@ -2,7 +2,7 @@
 
 Library functions take these frozen dataclasses, never an ``argparse.Namespace``. Scripts build
 their parser from the ``add_*_args`` helpers below, so every script accepts the original's 13
-common flags with the original defaults (reference-spec s8.1), each also spelled with hyphens.
+common flags with the original defaults, each also spelled with hyphens.
 """
 from __future__ import annotations
 
@@ -88,12 +88,49 @@ def check_subsample(latent_subsample: int, nb_steps: int) -> int:
 
 # --------------------------------------------------------------------------- argparse builders
 
+#: one sentence per common flag, for ``--help``
+FLAG_HELP = {
+    "nb_inputs": "input channels (cochlea units; SHD has 700)",
+    "nb_hidden": "neurons of hidden layer 1 (layers 2 and 3 have half and a quarter of it)",
+    "nb_outputs": "readout units (20 classes in every experiment)",
+    "time_step": "time step in seconds, used only for the decay factors alpha and beta",
+    "nb_steps": "time bins per sample",
+    "max_time": "seconds covered by the time bins",
+    "batch_size": "samples per batch",
+    "nb_epochs": "training epochs",
+    "tau_mem": "membrane time constant in seconds",
+    "tau_syn": "synaptic time constant in seconds",
+    "weight_scale": "init std is weight_scale / sqrt(fan-in)",
+    "reg_1": "coefficient of the sum of layer-3 spikes in the loss",
+    "reg_2": "coefficient of the mean squared layer-3 spike count per neuron in the loss",
+    "speaker": "the held-out (new) speaker",
+    "removed_class": "the held-out (new) class",
+}
+
+
+def _with_default(name: str, kw: dict) -> dict:
+    """``help`` gets the flag's one sentence (FLAG_HELP) and its default, unless it says it already."""
+    kw = dict(kw)
+    text = kw.get("help")
+    if text == argparse.SUPPRESS:
+        return kw
+    text = text or FLAG_HELP.get(name, name.replace("_", " "))
+    if "default" not in text and not kw.get("required"):
+        if kw.get("action") == "store_true":
+            text += " (default: off)"
+        else:
+            text += f" (default: {kw.get('default')})"
+    kw["help"] = text
+    return kw
+
+
 def _add(parser_or_group, name: str, **kw):
-    """Add ``--name`` and, when it contains underscores, the ``--na-me`` alias (same dest)."""
+    """Add ``--name`` and, when it contains underscores, the ``--na-me`` alias (same dest); the
+    help names the default."""
     flags = [f"--{name}"]
     if "_" in name:
         flags.append("--" + name.replace("_", "-"))
-    return parser_or_group.add_argument(*flags, dest=name, **kw)
+    return parser_or_group.add_argument(*flags, dest=name, **_with_default(name, kw))
 
 
 def add_common_args(parser: argparse.ArgumentParser, nb_epochs: int = 200) -> None:

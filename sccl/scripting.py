@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from sccl.config import add_common_args, add_flag, add_run_args, net_config_from_args
@@ -61,8 +62,21 @@ def pretrain_main(args: argparse.Namespace, mode: str, held_out: int | None) -> 
     source = open_merged(args.data_dir, synthetic=args.synthetic, synthetic_seed=0,
                          synthetic_reps=args.synthetic_reps, nb_inputs=cfg.net.nb_inputs,
                          log=lambda m: print(m, file=sys.stderr))
-    run_pretrain(cfg, source, args.out_dir, device, log=lambda m: print(m, flush=True))
+    t0 = time.time()
+    rec = run_pretrain(cfg, source, args.out_dir, device, log=lambda m: print(m, flush=True))
+    print(pretrain_summary(cfg, {**rec, "wall_s": time.time() - t0}, args.out_dir), flush=True)
     return 0
+
+
+def pretrain_summary(cfg, rec: dict, out_dir: Path) -> str:
+    """The one closing line: what ran, its accuracy, wall time, where the files are."""
+    what = {"speaker": f"speaker {cfg.held_out} held out", "class": f"class {cfg.held_out} held out",
+            "10classes": "10 English classes"}[cfg.mode]
+    if rec.get("test_accuracy") is None:  # --removed_only
+        return f"pretrain {what} (--removed_only): batch lists written in {rec.get('wall_s', 0):.1f} s -> {out_dir}"
+    return (f"pretrain {what}, seed {cfg.seed}, {cfg.nb_epochs} epochs on {rec.get('dataset')}: test accuracy "
+            f"{100 * rec['test_accuracy']:.2f} % in {rec['wall_s']:.1f} s -> {out_dir} "
+            f"(meta_{cfg.tag}.json and the weights / batch lists)")
 
 
 # --------------------------------------------------------------------------- continual scripts
@@ -159,9 +173,22 @@ def continual_main(args: argparse.Namespace, *, experiment: str, strategy: str, 
             return 0
         device = select_device(args.device)
         set_threads(args.threads)
-        import_module(RUNS[experiment]).run(cfg, args.statedict_dir, args.out_dir, device,
-                                            log=lambda m: print(m, flush=True))
+        t0 = time.time()
+        records = import_module(RUNS[experiment]).run(cfg, args.statedict_dir, args.out_dir, device,
+                                                      log=lambda m: print(m, flush=True))
+        print(continual_summary(cfg, records, time.time() - t0, args.out_dir), flush=True)
     return 0
+
+
+def continual_summary(cfg, records, wall: float, out_dir: Path) -> str:
+    """The one closing line: the run, its final accuracies, wall time, where the records are."""
+    from sccl.results import records_path
+
+    last = (records or [{}])[-1]
+    acc = ", ".join(f"{k} {100 * last[f'{k}_acc']:.1f} %" for k in ("old", "new", "total", "previous", "global")
+                    if last.get(f"{k}_acc") is not None)
+    return (f"{cfg.run_id}: {cfg.nb_epochs} epochs" + (f", final {acc}" if acc else "") +
+            f", {wall:.1f} s -> {records_path(out_dir, cfg.run_id)} (+ the original TXT / CSV in {out_dir})")
 
 
 PRETRAINING_OF = {"sample": "speaker", "class": "class", "progressive": "10classes"}

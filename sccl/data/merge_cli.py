@@ -1,4 +1,4 @@
-"""`sccl data merge` and heidelberg_unite_datasets.py: merge SHD train + test (reference-spec s1.3).
+"""`sccl data merge` and heidelberg_unite_datasets.py: merge SHD train + test (docs/data.md).
 
 Reads ``<data_dir>/shd_train.h5`` and ``<data_dir>/shd_test.h5`` (default folder
 ``~/data/hdspikes``), writes ``<data_dir>/shd_merged.h5`` = all train samples then all test
@@ -22,8 +22,8 @@ from sccl.data.shd import (DEFAULT_BASE_URL, MERGED_NAME, TEST_NAME, TRAIN_NAME,
 from sccl.errors import DataError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--data_dir", "--data-dir", dest="data_dir", default=None,
                    help="folder with shd_train.h5 and shd_test.h5 (default: ~/data/hdspikes)")
     p.add_argument("--download", action="store_true",
@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
     out = Path(args.out).expanduser() if args.out else data_dir / MERGED_NAME
     if args.download:

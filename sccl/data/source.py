@@ -36,10 +36,24 @@ class Source:
     data: object          # sccl.data.shd.SHDData
     path: Path            # the merged file
     dataset: str          # "shd" | "synthetic"
+    origin: dict | None = None  # where the data came from (data_origin below)
 
     @property
     def description(self) -> dict:
         return {"dataset": self.dataset, "file": str(self.path), "n_samples": len(self.data)}
+
+
+def data_origin(merged: Path, label: str) -> dict:
+    """What every result records about its data: the label and, for the synthetic set, the
+    generator's attributes (version, preset, seed, n_rep, var, accent, speakers)."""
+    from sccl.data.synthetic import DEFAULT_PRESET, synthetic_info
+
+    if label != "synthetic":
+        return {"dataset": label}
+    info = synthetic_info(merged) or {}
+    keep = ("generator", "generator_version", "seed", "n_rep", "var", "accent", "n_speakers")
+    return {"dataset": label, "preset": info.get("preset", DEFAULT_PRESET),
+            **{k: info[k] for k in keep if k in info}}
 
 
 def dataset_label(folder: Path) -> str:
@@ -102,4 +116,4 @@ def open_merged(data_dir: str | Path | None = None, *, synthetic: bool = False,
     if label == "synthetic":
         print(f"[dataset: synthetic] {merged} is sccl's synthetic SHD-format set, not the real SHD: "
               f"accuracies say nothing about the paper's numbers", file=sys.stderr)
-    return Source(data=data, path=merged, dataset=label)
+    return Source(data=data, path=merged, dataset=label, origin=data_origin(merged, label))

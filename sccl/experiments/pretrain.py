@@ -138,7 +138,8 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
     ys = lambda bs: [b.y.clone() for b in bs]  # noqa: E731
     base = {"kind": "pretrain", "mode": cfg.mode, "held_out": cfg.held_out, "tag": cfg.tag,
             "config": {**asdict(cfg), "net": cfg.net.to_dict()}, "dataset": source.dataset,
-            "data_file": str(source.path), "n_speakers": n_speakers, "n_labels": n_labels,
+            "data_origin": getattr(source, "origin", None), "data_file": str(source.path),
+            "n_speakers": n_speakers, "n_labels": n_labels,
             "keys": source.data.keys, "removed_batches": {k: len(v) for k, v in rem_sets.items()}}
     fingerprint = manifest.dataset_fingerprint(source.data)
     base["dataset_fingerprint"] = fingerprint

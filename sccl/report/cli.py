@@ -26,8 +26,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", type=Path, default=None, help="where the PNGs go (default: <out>/figure)")
     p.add_argument("--statedict_dir", type=Path, action="append", default=[],
                    help="a pretraining folder: its meta_*.json feed the pretraining table, its "
-                        "compression_example.json the compression figure (repeatable)")
-    p.add_argument("--no_figures", action="store_true", help="write the tables only")
+                        "compression_example.json the compression figure (repeatable; default: none)")
+    p.add_argument("--no_figures", action="store_true", help="write the tables only (default: off)")
     p.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)  # accepted; the report uses no torch
     return p
 

@@ -60,6 +60,33 @@ def save(fig, path: Path) -> Path:
     return path
 
 
+#: legend words of the paper for each script
+PAPER_STRATEGY = {"naive": "naive fine-tuning (no memory)", "rehearsal": "rehearsal (raw input)",
+                  "rehearsal_subsample": "rehearsal, compressed raw input", "latent_replay": "latent replay (LR)",
+                  "latent_replay_subsample": "compressed LR (ratio next to the point)"}
+
+
+def paper_label(g: Group) -> str:
+    """'LR depth 1' / 'LR depth 2, compressed 1:10' / 'rehearsal' / 'naive' (the paper's words)."""
+    if g.script == "naive":
+        return "naive"
+    if str(g.script).startswith("rehearsal"):
+        return "rehearsal" + (f", compressed {g.ratio}" if g.compressed else "")
+    return f"LR depth {g.depth}" + (f", compressed {g.ratio}" if g.compressed else "")
+
+
+def readable_log_ticks(axis) -> None:
+    """Log axis ticks at 1-2-5 steps written as plain numbers (5, 20, 100, 1000), not 10^x."""
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    lo, hi = axis.get_view_interval()
+    decades = np.log10(max(hi, 1e-12) / max(lo, 1e-12))
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2 else (1.0,)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v >= 1 else f"{v:.2g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _title(section: Section) -> str:
     return f"{dataset_label(section.dataset)}, {section.protocol} protocol"
 
@@ -103,7 +130,7 @@ def _legend_below(ax):
     """Legend under the axes (never over the curves), two columns."""
     h, _ = ax.get_legend_handles_labels()
     if h:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=1, frameon=False, fontsize=9)
 
 
 def fig5a(section: Section, path: Path) -> Path | None:
@@ -121,14 +148,14 @@ def fig5a(section: Section, path: Path) -> Path | None:
                 xs = [x for x in curve if curve[x].mean is not None]
                 m = [curve[x].mean * 100 for x in xs]
                 s = [(curve[x].std or 0) * 100 for x in xs]
-                comp = f", {g.ratio}" if g.compressed else ""
-                label = f"{fmt_int(g.memory_samples())} LRs (d{g.depth}{comp})"
+                label = f"{fmt_int(g.memory_samples())} LRs, {paper_label(g)} (n={g.n})"
                 ax.plot(xs, m, color=color, label=label)
                 ax.fill_between(xs, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], color=color,
                                 alpha=0.18, linewidth=0)
             pre = pretrain_levels(groups)
             if pre.mean is not None:
-                ax.axhline(pre.mean * 100, color="k", linestyle="--", linewidth=1.5, label="Pre-train")
+                ax.axhline(pre.mean * 100, color="k", linestyle="--", linewidth=1.5,
+                           label=f"Pre-train (n={pre.n})")
             ax.set_title(EXPERIMENT_TITLE[exp])
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -163,10 +190,11 @@ def fig5b(section: Section, path: Path) -> Path | None:
                 ax.errorbar([d + off for d, _ in pts], [s.mean * 100 for _, s in pts],
                             yerr=[(s.std or 0) * 100 for _, s in pts], color=color, marker="o",
                             linestyle="--" if comp else "-", capsize=3,
-                            label=f"{fmt_int(n_)} LRs" + (f", {ratio}" if comp else ""))
+                            label=f"{fmt_int(n_)} LRs" + (f", compressed {ratio}" if comp else "")
+                            + f" (n={'/'.join(sorted({str(g.n) for g in gs}))})")
             pre = pretrain_levels(groups)
             if pre.mean is not None:
-                ax.axhline(pre.mean * 100, color="k", linestyle=":", linewidth=1.5, label="Pre-train")
+                ax.axhline(pre.mean * 100, color="k", linestyle=":", linewidth=1.5, label=f"Pre-train (n={pre.n})")
             ax.set_xticks([0, 1, 2, 3])
             ax.set_xlim(-0.3, 3.3)
             ax.set_xlabel("latent depth (LR index)")
@@ -205,14 +233,15 @@ def fig6(section: Section, path: Path) -> Path | None:
                 sd.append((st.std or 0) * 100)
                 w = g.step_word(s)
                 ticks[10 + s] = f"{10 + s}\n{w}" if w else str(10 + s)
-            label = f"d{g.depth}, L={g.get('memory_batches')}, {g.ratio}"
+            label = f"{paper_label(g)}, {g.get('memory_batches')} batch(es) per class (n={g.n})"
             ax.plot(xs, m, marker="o", color=color, label=label)
             ax.fill_between(xs, [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)], color=color,
                             alpha=0.15, linewidth=0)
         pre = [r.steps[0]["global_acc"] for g in shown for r in g.runs if 0 in r.steps
                and r.steps[0].get("global_acc") is not None]
         if pre:
-            ax.axhline(100 * sum(pre) / len(pre), color="k", linestyle="--", linewidth=1.5, label="Pre-train")
+            ax.axhline(100 * sum(pre) / len(pre), color="k", linestyle="--", linewidth=1.5,
+                       label=f"Pre-train (n={len(pre)})")
         if ticks:
             ax.set_xticks(sorted(ticks), [ticks[k] for k in sorted(ticks)])
         ax.set_xlabel("known classes (the German class just learned)")
@@ -244,11 +273,16 @@ def memory_figure(section: Section, path: Path) -> Path | None:
                 used_s.add(g.script)
                 if not g.memory_kb():
                     ax.axhline(f.mean * 100, color=color, linestyle=":", linewidth=2)
+                    ax.annotate(f"naive, n={g.n}", (0.01, f.mean * 100), xycoords=("axes fraction", "data"),
+                                xytext=(0, 3), textcoords="offset points", fontsize=8, color="0.25")
                     continue
                 used_d.add(g.depth)
                 ax.errorbar([g.memory_kb()], [f.mean * 100], yerr=[(f.std or 0) * 100], color=color,
                             marker=DEPTH_MARKER.get(g.depth, "o"), markersize=8, capsize=3, linestyle="none",
                             markeredgecolor="k", markeredgewidth=0.6)
+                note = (f"{g.ratio}, " if g.compressed else "") + f"n={g.n}"
+                ax.annotate(note, (g.memory_kb(), f.mean * 100), xytext=(6, 4), textcoords="offset points",
+                            fontsize=8, color="0.25")
             pre = pretrain_levels(groups)
             if pre.mean is not None:
                 ax.axhline(pre.mean * 100, color="k", linestyle="--", linewidth=1.2)
@@ -256,6 +290,7 @@ def memory_figure(section: Section, path: Path) -> Path | None:
                 ax.set_xscale("log")
                 lo, hi = min(kbs), max(kbs)
                 ax.set_xlim(lo / 2.5, hi * 2.5)
+                readable_log_ticks(ax.xaxis)
             ax.set_xlabel("replay memory (KB, log scale)")
             ax.set_title(EXPERIMENT_TITLE[exp])
         axes[0][0].set_ylabel("final total accuracy (%)")
@@ -267,13 +302,13 @@ def memory_figure(section: Section, path: Path) -> Path | None:
 
         handles = [Line2D([], [], color=STRATEGY_COLOR.get(s, "#9467bd"), marker=None if no_memory(s) else "o",
                           linestyle=":" if no_memory(s) else "none", markersize=8,
-                          label=SCRIPT_LABEL.get(s, s) + (" (no memory)" if no_memory(s) else ""))
+                          label=PAPER_STRATEGY.get(s, SCRIPT_LABEL.get(s, s) + (" (no memory)" if no_memory(s) else "")))
                    for s in SCRIPT_ORDER if s in used_s]
         handles += [Line2D([], [], color="0.3", marker=DEPTH_MARKER.get(d, "o"), linestyle="none", markersize=8,
-                           label="raw input" if d is None else f"depth {d}")
+                           label="raw input" if d is None else f"LR depth {d}")
                     for d in sorted(used_d, key=lambda d: -1 if d is None else d)]
         handles.append(Line2D([], [], color="k", linestyle="--", label="Pre-train"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), frameon=False, fontsize=9)
         fig.suptitle(f"Accuracy vs replay memory ({_title(section)})")
         return save(fig, path)
 

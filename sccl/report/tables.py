@@ -392,6 +392,7 @@ SYNTHETIC_WARNING = ("> **Synthetic data.** These numbers come from sccl's synth
 def build(sections: list[Section], metas: list[tuple[Path, dict]], *, source: str = "", notes: list[str] = ()
           ) -> tuple[str, list[dict]]:
     """(markdown text, CSV rows) for ``sections`` and the pretraining ``metas``."""
+    metas = list(metas)
     n_runs = sum(g.n for s in sections for g in s.groups)
     datasets = sorted({s.dataset for s in sections})
     protocols = sorted({s.protocol for s in sections})
@@ -407,12 +408,18 @@ def build(sections: list[Section], metas: list[tuple[Path, dict]], *, source: st
                ""]
     md += [INTRO, ""]
     rows: list[dict] = []
+    claim_rows: list[dict] = []
     for sec in sections:
         md += [f"## {sec.title}", ""]
         if sec.dataset != "shd":
             md += [f"*{dataset_label(sec.dataset)}: not comparable with the paper.*", ""]
+        from sccl.report.claims import claims_md  # the qualitative claims, checked
+
+        cm, cr = claims_md(sec, list(metas))
+        md += cm
+        claim_rows += cr  # appended last: the CSV's columns keep their order
         hl = headline(sec)
-        md += ["### Headline: the paper's claims", "", headline_md(hl), ""]
+        md += ["### Headline: the paper's numbers", "", headline_md(hl), ""]
         md += ["How our configuration is chosen for each claim:", ""] + _rules_md(hl) + [""]
         rows += [r.csv(sec) for r in hl]
         for exp, title in (("sample", "Sample-incremental (new speaker)"), ("class", "Class-incremental (new class)")):
@@ -452,7 +459,7 @@ def build(sections: list[Section], metas: list[tuple[Path, dict]], *, source: st
     rows += r
     if notes:
         md += ["## Notes", ""] + [f"* {n}" for n in notes] + [""]
-    return "\n".join(md), rows
+    return "\n".join(md), rows + claim_rows
 
 
 def csv_text(rows: list[dict]) -> str:

@@ -141,11 +141,21 @@ def _run(grid, out, executor, state, log, python, policy) -> Summary:
     finished_count = 0
     n_todo = len(todo)
     width = len(str(n_todo))
+    from sccl.runtime import progress
+
+    # elapsed time and ETA on a terminal (quiet in logs and CI); the per-run lines print above it
+    bar = progress(total=n_todo, desc="grid", unit="run",
+                   bar_format="{desc}: {n_fmt}/{total_fmt} runs |{bar}| [{elapsed} elapsed, ETA {remaining}]")
 
     def report(s, what: str, extra: str = "") -> None:
         nonlocal finished_count
         finished_count += 1
-        log(f"[{finished_count:>{width}}/{n_todo}] {what:<8} {s.label}" + (f"  {extra}" if extra else ""))
+        line = f"[{finished_count:>{width}}/{n_todo}] {what:<8} {s.label}" + (f"  {extra}" if extra else "")
+        if bar.disable:
+            log(line)
+        else:
+            bar.write(line)
+        bar.update(1)
 
     def block_dependants(root: str) -> None:
         stack = list(dependants[root])
@@ -206,11 +216,13 @@ def _run(grid, out, executor, state, log, python, policy) -> Summary:
     except BaseException:
         executor.cancel_all()
         raise
+    finally:
+        bar.close()
     for s in order:
         st = status.get(s.id)
         summary.runs[s.id] = st if st in STATUSES else "not_run"
     summary.wall_s = time.time() - t_all
-    log(summary.line())
+    log(summary.line() + f"; outputs in {out} (logs: {state.log_dir})")
     try:
         state.write_summary({**summary.to_dict(), "executor": executor.describe()})
     except OSError:
