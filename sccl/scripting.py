@@ -64,7 +64,8 @@ def pretrain_main(args: argparse.Namespace, mode: str, held_out: int | None) -> 
                          log=lambda m: print(m, file=sys.stderr))
     t0 = time.time()
     rec = run_pretrain(cfg, source, args.out_dir, device, log=lambda m: print(m, flush=True))
-    print(pretrain_summary(cfg, {**rec, "wall_s": time.time() - t0}, args.out_dir), flush=True)
+    # the closing line goes to stderr: stdout keeps exactly the original's printed lines
+    print(pretrain_summary(cfg, {**rec, "wall_s": time.time() - t0}, args.out_dir), file=sys.stderr, flush=True)
     return 0
 
 
@@ -176,7 +177,7 @@ def continual_main(args: argparse.Namespace, *, experiment: str, strategy: str, 
         t0 = time.time()
         records = import_module(RUNS[experiment]).run(cfg, args.statedict_dir, args.out_dir, device,
                                                       log=lambda m: print(m, flush=True))
-        print(continual_summary(cfg, records, time.time() - t0, args.out_dir), flush=True)
+        print(continual_summary(cfg, records, time.time() - t0, args.out_dir), file=sys.stderr, flush=True)
     return 0
 
 
