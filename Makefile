@@ -9,11 +9,12 @@ REPORT_DIR ?= $(DEMO_DIR)
 # extra flags of `sccl demo`, e.g. DEMO_ARGS=--resume or DEMO_ARGS="--jobs 4"
 DEMO_ARGS  ?=
 
-.PHONY: install test test-slurm demo bench report clean help golden mutants
+.PHONY: install test test-demo test-slurm demo bench report clean help golden mutants
 
 help:
 	@echo "make demo    - the whole pipeline on the embedded synthetic SHD (minutes on 2 cores)"
 	@echo "make test    - the test suite"
+	@echo "make test-demo  - the quick demo pipeline end to end (minutes)"
 	@echo "make test-slurm - the SLURM tests on a single-node cluster it installs (root, apt-get) and starts"
 	@echo "make bench   - performance benchmarks (baseline vs sccl, ratios)"
 	@echo "make report  - tables and figures from the result records under results/"
@@ -34,6 +35,11 @@ $(STAMP): pyproject.toml requirements.txt
 
 test: install
 	$(PY) -m pytest -q
+
+# the quick demo end to end (every script as a subprocess, then the report): minutes, so kept
+# out of `make test`; CI runs it
+test-demo: install
+	SCCL_DEMO_TEST=1 $(PY) -m pytest -q tests/test_demo.py -k quick_demo
 
 # root + apt-get: installs slurm-wlm, munge, slurmdbd, mariadb-server when missing, starts a
 # single-node cluster on 127.0.0.1, runs tests/test_slurm.py, stops the cluster (docs/sweeps.md)
