@@ -116,14 +116,19 @@ def steps(plan: Plan, out: Path) -> list[Step]:
     st.append(Step("pre-class", f"pretrain, class {plan.removed_class} held out", "statedicts_class_incremental",
                    ["heidelberg_statedict_generator.py", rc, f"--nb_epochs={EC}", *pre, f"--out_dir={sdc}"],
                    needs=("merge",), kind="pretrain", cost=9.4 * EC))
-    removed = []
-    for c in range(20):
-        if c != plan.removed_class:
-            removed.append(f"removed-{c}")
-            st.append(Step(removed[-1], f"batch lists of class {c} (--removed_only, for the faithful class memory)",
-                           "statedicts_class_incremental",
+
+    def batch_lists(classes, prefix: str, why: str, out_dir: Path) -> list[str]:
+        """One `--removed_only` step per class (the batch lists a faithful memory reads); their keys."""
+        keys = []
+        for c in classes:
+            keys.append(f"{prefix}{c}")
+            st.append(Step(keys[-1], f"batch lists of class {c} {why}", "statedicts_class_incremental",
                            ["heidelberg_statedict_generator.py", f"--removed_class={c}", "--removed_only", *pre,
-                            f"--out_dir={sdc}"], needs=("merge",), kind="data", cost=2))
+                            f"--out_dir={out_dir}"], needs=("merge",), kind="data", cost=2))
+        return keys
+
+    removed = batch_lists([c for c in range(20) if c != plan.removed_class], "removed-",
+                          "(--removed_only, for the faithful class memory)", sdc)
     for s in plan.seeds:
         S = [sp, f"--seed={s}", *cl, f"--statedict_dir={sd64 / f'seed{s}'}", f"--out_dir={out_s}"]
         need = (f"pre-speaker-s{s}",)
@@ -164,13 +169,7 @@ def steps(plan: Plan, out: Path) -> list[Step]:
     st.append(Step("pre-10classes", "pretrain, 10 English classes", "statedicts_class_incremental",
                    ["heidelberg_statedict_generator_10classes.py", f"--nb_epochs={E10}", *pre, f"--out_dir={sd10}"],
                    needs=("merge",), kind="pretrain", cost=4.7 * E10))
-    english = []
-    for c in range(10):
-        english.append(f"removed-en-{c}")
-        st.append(Step(english[-1], f"batch lists of class {c} for the faithful progressive run (--removed_only)",
-                       "statedicts_class_incremental",
-                       ["heidelberg_statedict_generator.py", f"--removed_class={c}", "--removed_only", *pre,
-                        f"--out_dir={sd10}"], needs=("merge",), kind="data", cost=2))
+    english = batch_lists(range(10), "removed-en-", "for the faithful progressive run (--removed_only)", sd10)
     for s in plan.seeds:
         st.append(Step(f"progressive-s{s}", f"progressive English -> German, compressed LR 1:2, seed {s}",
                        "class_incremental_multiclasses",
