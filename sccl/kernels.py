@@ -167,6 +167,12 @@ def mode(t: Tensor) -> str | None:
     return "native" if c == "native" else "exact"
 
 
+def in_force(device: str = "cpu") -> str:
+    """The implementation that runs float32 layers on ``device``: ``torch``, ``exact`` or ``native``
+    (what result records carry as ``env.kernel``)."""
+    return mode(torch.empty(0, device=device)) or "torch"
+
+
 # ------------------------------------------------------------------------------ BLAS block sizes
 
 def block_size(K: int, N: int, M: int, dtype: torch.dtype) -> int:

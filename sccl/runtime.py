@@ -47,12 +47,16 @@ def seeded(seed: int) -> tuple[np.random.Generator, torch.Generator]:
     return np.random.default_rng(seed), gen
 
 
-def environment() -> dict:
-    """What a result record says about the machine it came from."""
+def environment(device: str = "cpu") -> dict:
+    """What a result record says about the machine it came from and what ran the time loops
+    (``kernel``: torch / exact / native, sccl.kernels)."""
+    from sccl import kernels
+
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "kernel": kernels.in_force(str(torch.device(device).type)),
         "machine": platform.machine(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

@@ -102,6 +102,7 @@ def test_sample_naive(speaker_dir, tmp_path):
     assert r["dataset"] == "synthetic" and r["memory_bytes"] == 0 and r["script"] == "naive"
     assert r["total_correct"] == r["old_correct"] + r["new_correct"]
     assert r["total_total"] == r["old_total"] + r["new_total"] and r["new_total"] == 8
+    assert r["env"]["kernel"] == "torch" and r["env"]["threads"] >= 1  # SCCL_KERNEL=torch (conftest)
 
 
 def test_sample_rehearsal_two_rows_per_epoch(speaker_dir, tmp_path):
@@ -117,14 +118,21 @@ def test_sample_rehearsal_two_rows_per_epoch(speaker_dir, tmp_path):
 
 
 def test_sample_latent_replay(speaker_dir, tmp_path):
-    _sample("latent_replay.py", tmp_path, speaker_dir, "--latent_depth=3", "--latent_batches=3")
+    from sccl import kernels
+
+    _sample("latent_replay.py", tmp_path, speaker_dir, "--latent_depth=3", "--latent_batches=3", "--kernel=exact",
+            "--threads=1")
     got = lines_of(tmp_path / "latent_speaker_0_depth_3.txt")
     assert re.fullmatch(rf"Epoch 1: Post-Latent accuracy on the 11 speakers: {F}", got[2])
     # 24 samples x 20 steps x 4 neurons (H3 = 16 // 4) x 1 bit = 240 bytes
     assert got[-1] == "Replay memory: 240 bytes (24 samples, ratio 1:1)"
     rows = (tmp_path / "latent_csv.csv").read_text().splitlines()
     assert len(rows) == 4 and all(re.fullmatch(rf"0, 3, 3, [12], {F}", r) for r in rows)
-    assert records(tmp_path)[-1]["memory_bytes"] == 240
+    rec = records(tmp_path)[-1]
+    assert rec["memory_bytes"] == 240
+    # the record says what ran the time loops: the flag's kernel, or torch where it cannot be built
+    assert rec["env"]["kernel"] == ("exact" if kernels.ops() is not None else "torch")
+    assert rec["env"]["threads"] == 1
 
 
 @pytest.mark.parametrize("pooling,txt,csv", [

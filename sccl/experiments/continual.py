@@ -23,6 +23,7 @@ from typing import Callable
 from sccl import artifacts, registry
 from sccl.config import NetConfig, check_depth, check_subsample
 from sccl.errors import ConfigError
+from sccl.runtime import environment
 from sccl.registry import PROTOCOLS, Protocol  # noqa: F401  (PROTOCOLS re-exported)
 
 
@@ -238,15 +239,16 @@ def check_memory(wanted: int, available: int, what: str) -> None:
 
 
 def run_header(cfg: ContinualConfig, held_out_key: str | None, buffer, dataset: str,
-               origin: dict | None = None) -> dict:
+               origin: dict | None = None, device="cpu") -> dict:
     """The fields every epoch record of a run carries (``origin``: the pretraining's
-    ``data_origin``, recorded when known)."""
+    ``data_origin``, recorded when known; ``env``: threads, kernel, versions)."""
     mem = buffer.describe() if buffer is not None else {"nbytes": 0, "n_samples": 0}
     head = {"experiment": cfg.experiment, "script": cfg.script, "depth": cfg.depth,
             "memory_batches": cfg.memory_batches, "n_frames": cfg.n_frames, "ratio": cfg.ratio,
             "pooling": cfg.pooling, "protocol": cfg.protocol, "seed": cfg.seed, "dataset": dataset,
             "nb_epochs": cfg.nb_epochs, "lr": cfg.lr, "memory_bytes": mem["nbytes"],
-            "memory_samples": mem["n_samples"], "memory": mem, "config": cfg.to_dict()}
+            "memory_samples": mem["n_samples"], "memory": mem, "config": cfg.to_dict(),
+            "env": environment(str(device))}
     if origin:
         head["data_origin"] = origin
     if held_out_key:
@@ -361,7 +363,7 @@ def run_incremental(cfg: ContinualConfig, task: Task, out_dir: Path, device, *, 
     new_items, old_eval, new_eval = s.items(task.new_train), s.items(task.pre.pretrain_test), s.items(task.new_test)
     fmt = task.fmt
     s.open_log(fmt, out_dir, run_header(cfg, task.held_out_key, s.first_buffer, dataset or task.pre.dataset,
-                                             (task.pre.meta or {}).get("data_origin")), log)
+                                             (task.pre.meta or {}).get("data_origin"), device), log)
     out = s.out
     if getattr(fmt, "scores_memory", False):
         out.txt(fmt.memory_line(score(s.model, s.replay()).value))

@@ -217,7 +217,7 @@ def run_pretrain(cfg: PretrainConfig, source, out_dir: Path, device: torch.devic
     record = {
         **base, "n_train_batches": len(train), "n_test_batches": len(test),
         "test_accuracy": acc.value, "test_correct": acc.correct, "test_total": acc.total,
-        **extra, "wall_s": round(time.time() - t0, 2), "env": environment(), "device": str(device),
+        **extra, "wall_s": round(time.time() - t0, 2), "env": environment(str(device)), "device": str(device),
     }
     artifacts.save_json(record, out_dir / names["meta"])
     manifest.write(out_dir, cfg.tag, written, **sealed,  # last: it makes the set usable

@@ -115,7 +115,7 @@ def run(cfg: ContinualConfig, statedict_dir: Path, out_dir: Path, device, *, dat
 
     fmt = Format(cfg)
     s.open_log(fmt, out_dir, run_header(cfg, None, s.first_buffer, dataset or pre.dataset,
-                                             (pre.meta or {}).get("data_origin")), log)
+                                             (pre.meta or {}).get("data_origin"), device), log)
     out = s.out
     prev0, per0 = score_by_class(s.model, prev_items)
     out.record(step=0, step_class=None, epoch=0, loss=None, memory_bytes=s.memory_bytes,
