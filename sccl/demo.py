@@ -31,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sccl.errors import ConfigError, SCCLError
@@ -58,6 +58,10 @@ class Plan:
     speaker: int = 0
     removed_class: int = 3
     net_flags: tuple = ()  # e.g. ("--nb_hidden=16",) for the quick plan
+    # what runs the time loops in every step (--kernel of the scripts): native = the compiled,
+    # spike-driven loop (same spikes, predictions and losses as torch; gradients to the float32
+    # floor; falls back to torch with a notice where it cannot be built). Records carry env.kernel.
+    kernel: str = "native"
 
     @property
     def memory_batches(self) -> int:
@@ -89,7 +93,7 @@ def steps(plan: Plan, out: Path) -> list[Step]:
     data = out / "data"
     sd64, sdc = out / "statedicts_64_elements", out / "statedicts_class_incremental"
     sd10 = out / "statedicts_10classes"
-    net = [f"--batch_size={plan.batch_size}", *plan.net_flags]
+    net = [f"--batch_size={plan.batch_size}", *plan.net_flags, f"--kernel={plan.kernel}"]
     sp, rc = f"--speaker={plan.speaker}", f"--removed_class={plan.removed_class}"
     pre = [*net, f"--data_dir={data}", f"--lr={plan.pretrain_lr}", f"--weight_scale={plan.weight_scale}"]
     # one lr for every continual run (the originals' scripts differ: 2e-4 or 1e-3), so that the
@@ -312,6 +316,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per step (on a shared 2-core machine a 2-thread torch process next to "
                         "another busy process runs many times slower)")
+    p.add_argument("--kernel", choices=("auto", "torch", "exact", "native"), default=None,
+                   help="what runs the time loops in every step (default: native, the compiled spike-driven "
+                        "loop: same spikes and predictions as torch, gradients to the float32 floor; auto = "
+                        "bit-identical to torch; docs/performance.md)")
     p.add_argument("--dry_run", "--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--resume", action="store_true",
                    help="skip the steps an earlier demo in the same --out_dir finished (logs/<step>.done)")
@@ -319,6 +327,8 @@ def main(argv=None) -> int:
     if args.jobs < 1 or args.threads < 1:
         raise ConfigError(f"--jobs and --threads must be >= 1, got {args.jobs} and {args.threads}")
     plan = QUICK if args.quick else FULL
+    if args.kernel:
+        plan = replace(plan, kernel=args.kernel)
     out = args.out_dir.resolve()
     st = steps(plan, out)
     if not args.dry_run:

@@ -51,6 +51,18 @@ def test_full_plan_runs_every_continual_configuration_with_three_seeds(tmp_path)
     assert "--preset=demo" in st[0].argv
 
 
+def test_every_training_step_names_its_kernel(tmp_path, capsys):
+    """The demo's steps run the native kernel (shown in each command, recorded as env.kernel);
+    `--kernel` swaps it in every step."""
+    assert demo.main(["--dry_run", f"--out_dir={tmp_path}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    trains = [ln for ln in lines if "python -m" not in ln and "unite_datasets" not in ln]   # the scripts
+    assert len(trains) > 50 and all("--kernel=native" in ln for ln in trains)
+    assert demo.main(["--dry_run", f"--out_dir={tmp_path}", "--kernel", "torch"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("--kernel=torch" in ln for ln in lines) == len(trains) and "--kernel=native" not in "".join(lines)
+
+
 def test_critical_path_starts_the_long_chains_first(tmp_path):
     st = demo.steps(demo.FULL, tmp_path)
     rank = demo.critical_path(st)
@@ -144,6 +156,9 @@ def test_quick_demo_runs_the_whole_pipeline(tmp_path):
     records = list(tmp_path.rglob("records/*.jsonl"))
     assert len(records) == 2 * (8 + 5 + 1)  # sample, class and progressive runs of the plan, 2 seeds
     assert '"preset": "demo"' in records[0].read_text()
+    from sccl import kernels
+    want = "native" if kernels.ops() is not None else "torch"   # what ran: the flag's kernel, else torch
+    assert all(f'"kernel": "{want}"' in r.read_text() for r in records)
     assert len(list((tmp_path / "logs").glob("*.log"))) == len(demo.steps(demo.QUICK, tmp_path))
     figures = {p.name for p in (tmp_path / "figure").glob("*.png")}
     assert {"fig5a_total_vs_epoch.png", "fig6_progressive_global.png", "accuracy_vs_memory.png",
