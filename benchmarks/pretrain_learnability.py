@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--held_out", type=int, default=0, help="the held-out speaker or class")
     p.add_argument("--epochs", type=int, default=12, help="pretraining epochs")
     p.add_argument("--every", type=int, default=3, help="evaluate on the test split every this many epochs")
-    p.add_argument("--lr", type=float, default=2e-3, help="learning rate (the demo's)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (the demo's pretraining lr)")
     p.add_argument("--weight_scale", type=float, default=0.5, help="init scale (the demo's)")
     p.add_argument("--batch_size", type=int, default=16, help="batch size (the demo's)")
     p.add_argument("--seed", type=int, default=0, help="pretraining seed")
