@@ -87,7 +87,10 @@ class Step:
     argv: list
     needs: tuple = ()         # keys of the steps that must finish first
     kind: str = "other"       # data | pretrain | continual | report (for the summary line)
-    cost: float = 1.0         # rough relative cost (orders the queue, weighs the ETA)
+    # CPU seconds of the full plan's step with the native kernel at one thread, as measured in a
+    # `make demo` run (the per-epoch rates below; the .done markers record each run's own): orders
+    # the queue and weighs the ETA
+    cost: float = 1.0
     seconds: float | None = field(default=None, compare=False)   # wall time once run
     cpu: float | None = field(default=None, compare=False)       # its process's CPU time (user + sys)
 
@@ -111,19 +114,19 @@ def steps(plan: Plan, out: Path) -> list[Step]:
     st = [
         Step("data", f"synthetic SHD-format dataset (preset {plan.preset}, n_rep {plan.n_rep})", ".",
              ["-m", "sccl.data.synthetic", f"--out_dir={data}", f"--n_rep={plan.n_rep}", f"--preset={plan.preset}",
-              "--no-progress"], kind="data", cost=3),
+              "--no-progress"], kind="data", cost=4),
         Step("merge", "merge train + test", ".", ["heidelberg_unite_datasets.py", f"--data_dir={data}"],
-             needs=("data",), kind="data", cost=1),
+             needs=("data",), kind="data", cost=1.5),
     ]
     for s in plan.seeds:
         st.append(Step(f"pre-speaker-s{s}", f"pretrain, speaker {plan.speaker} held out, seed {s}",
                        "statedicts_64_elements",
                        ["heidelberg_statedict_generator.py", sp, f"--nb_epochs={E}", f"--seed={s}", *pre,
-                        f"--out_dir={sd64 / f'seed{s}'}"], needs=("merge",), kind="pretrain", cost=9 * E))
+                        f"--out_dir={sd64 / f'seed{s}'}"], needs=("merge",), kind="pretrain", cost=3.25 * E))
     EC = plan.class_pretrain_epochs
     st.append(Step("pre-class", f"pretrain, class {plan.removed_class} held out", "statedicts_class_incremental",
                    ["heidelberg_statedict_generator.py", rc, f"--nb_epochs={EC}", *pre, f"--out_dir={sdc}"],
-                   needs=("merge",), kind="pretrain", cost=9.4 * EC))
+                   needs=("merge",), kind="pretrain", cost=3.6 * EC))
 
     def batch_lists(classes, prefix: str, why: str, out_dir: Path) -> list[str]:
         """One `--removed_only` step per class (the batch lists a faithful memory reads); their keys."""
@@ -132,7 +135,7 @@ def steps(plan: Plan, out: Path) -> list[Step]:
             keys.append(f"{prefix}{c}")
             st.append(Step(keys[-1], f"batch lists of class {c} {why}", "statedicts_class_incremental",
                            ["heidelberg_statedict_generator.py", f"--removed_class={c}", "--removed_only", *pre,
-                            f"--out_dir={out_dir}"], needs=("merge",), kind="data", cost=2))
+                            f"--out_dir={out_dir}"], needs=("merge",), kind="data", cost=4.5))
         return keys
 
     removed = batch_lists([c for c in range(20) if c != plan.removed_class], "removed-",
@@ -152,7 +155,7 @@ def steps(plan: Plan, out: Path) -> list[Step]:
                          ["latent_replay_subsample.py", "--latent_depth=1", f"--latent_batches={m}", f"--latent_subsample={t}"]))
         for title, key, argv in runs:
             st.append(Step(f"sample-{key}-s{s}", f"sample-incremental: {title}, seed {s}", "sample_incremental",
-                           [*argv, *S], needs=need, kind="continual", cost=plan.cl_epochs * 0.6))
+                           [*argv, *S], needs=need, kind="continual", cost=plan.cl_epochs * 1.4))
     for s in plan.seeds:
         C = [rc, f"--seed={s}", *cl, f"--statedict_dir={sdc}", f"--out_dir={out_c}"]
         need = ("pre-class", *removed)
@@ -169,14 +172,14 @@ def steps(plan: Plan, out: Path) -> list[Step]:
                           f"--latent_subsample={t}"]))
         for title, key, argv in runs:
             st.append(Step(f"class-{key}-s{s}", f"class-incremental: {title}, seed {s}", "class_incremental",
-                           [*argv, *C], needs=need, kind="continual", cost=plan.cl_epochs * 0.8))
+                           [*argv, *C], needs=need, kind="continual", cost=plan.cl_epochs * 1.7))
     # the 10-class generator writes removed_x_class_10..19.pt, which the faithful class-incremental
     # memory reads from the single-class runs: it gets its own folder (with the English classes'
     # batch lists, which the faithful progressive run reads), so it can run at any time
     E10 = plan.ten_pretrain_epochs
     st.append(Step("pre-10classes", "pretrain, 10 English classes", "statedicts_class_incremental",
                    ["heidelberg_statedict_generator_10classes.py", f"--nb_epochs={E10}", *pre, f"--out_dir={sd10}"],
-                   needs=("merge",), kind="pretrain", cost=4.7 * E10))
+                   needs=("merge",), kind="pretrain", cost=2.1 * E10))
     english = batch_lists(range(10), "removed-en-", "for the faithful progressive run (--removed_only)", sd10)
     for s in plan.seeds:
         st.append(Step(f"progressive-s{s}", f"progressive English -> German, compressed LR 1:2, seed {s}",
@@ -184,16 +187,16 @@ def steps(plan: Plan, out: Path) -> list[Step]:
                        ["latent_replay_subsample.py", f"--seed={s}", f"--statedict_dir={sd10}", f"--out_dir={out_p}",
                         *net, f"--nb_epochs={plan.progressive_epochs}", f"--lr={plan.cl_lr}", "--latent_depth=1",
                         f"--latent_batches={max(1, m // 2)}", f"--latent_subsample={half}"],
-                       needs=("pre-10classes", *english), kind="continual", cost=plan.progressive_epochs * 10 * 0.5))
+                       needs=("pre-10classes", *english), kind="continual", cost=plan.progressive_epochs * 10 * 0.65))
     st.append(Step("compression", "compression example (the report's compression figure)", ".",
                    ["-m", "sccl", "compression", f"--statedict_dir={sd64 / f'seed{plan.seeds[0]}'}",
                     f"--out={out / 'compression_example.json'}"],
-                   needs=(f"pre-speaker-s{plan.seeds[0]}",), kind="data", cost=2))
+                   needs=(f"pre-speaker-s{plan.seeds[0]}",), kind="data", cost=3))
     st.append(Step("report", "report: tables, figures and the claims", ".",
                    ["-m", "sccl.report", f"--results={out}", f"--out={out}", f"--figures={out / 'figure'}",
                     f"--statedict_dir={sd64 / f'seed{plan.seeds[0]}'}", f"--statedict_dir={sd64}",
                     f"--statedict_dir={sdc}", f"--statedict_dir={sd10}"],
-                   needs=tuple(x.key for x in st), kind="report", cost=6))
+                   needs=tuple(x.key for x in st), kind="report", cost=7))
     return st
 
 
