@@ -17,6 +17,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -440,9 +441,118 @@ Tensor spike_matmul(const Tensor& S, const Tensor& W, int64_t kb) {
 
 // ----------------------------------------------------------------------------------- input projection
 
+// One 64-byte vector of T (16 floats / 8 doubles) with loads and stores of a partial tail (n < L lanes,
+// masked on AVX-512) and an exact fused multiply-add. Without AVX-512: plain arrays (the compiler
+// vectorises the fixed-length loops) and std::fma.
+#if defined(__AVX512F__)
+template <typename T> struct VecReg;
+template <> struct VecReg<float> { using type = __m512; };
+template <> struct VecReg<double> { using type = __m512d; };
+#endif
+
+template <typename T>
+struct Vec {
+  static constexpr int L = 64 / static_cast<int>(sizeof(T));
+#if defined(__AVX512F__)
+  typename VecReg<T>::type r;
+  static Vec zero() {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_setzero_ps()}; else return {_mm512_setzero_pd()};
+  }
+  static Vec set1(T c) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_set1_ps(c)}; else return {_mm512_set1_pd(c)};
+  }
+  static Vec load(const T* p) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_loadu_ps(p)}; else return {_mm512_loadu_pd(p)};
+  }
+  static Vec loadn(const T* p, int n) {   // lanes >= n are zero; nothing past p + n is read
+    if constexpr (std::is_same_v<T, float>)
+      return {_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p)};
+    else
+      return {_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p)};
+  }
+  void store(T* p) const {
+    if constexpr (std::is_same_v<T, float>) _mm512_storeu_ps(p, r); else _mm512_storeu_pd(p, r);
+  }
+  void storen(T* p, int n) const {
+    if constexpr (std::is_same_v<T, float>)
+      _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), r);
+    else
+      _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), r);
+  }
+  static Vec fma(Vec a, Vec b, Vec c) {   // a * b + c, one rounding
+    if constexpr (std::is_same_v<T, float>) return {_mm512_fmadd_ps(a.r, b.r, c.r)};
+    else return {_mm512_fmadd_pd(a.r, b.r, c.r)};
+  }
+  static Vec mul(Vec a, Vec b) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_mul_ps(a.r, b.r)}; else return {_mm512_mul_pd(a.r, b.r)};
+  }
+  static Vec add(Vec a, Vec b) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_add_ps(a.r, b.r)}; else return {_mm512_add_pd(a.r, b.r)};
+  }
+#else
+  T r[L];
+  static Vec zero() { Vec v; for (int i = 0; i < L; ++i) v.r[i] = T(0); return v; }
+  static Vec set1(T c) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = c; return v; }
+  static Vec load(const T* p) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = p[i]; return v; }
+  static Vec loadn(const T* p, int n) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = i < n ? p[i] : T(0); return v; }
+  void store(T* p) const { for (int i = 0; i < L; ++i) p[i] = r[i]; }
+  void storen(T* p, int n) const { for (int i = 0; i < n; ++i) p[i] = r[i]; }
+  static Vec fma(Vec a, Vec b, Vec c) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = std::fma(a.r[i], b.r[i], c.r[i]); return v; }
+  static Vec mul(Vec a, Vec b) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = a.r[i] * b.r[i]; return v; }
+  static Vec add(Vec a, Vec b) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = a.r[i] + b.r[i]; return v; }
+#endif
+};
+
+// The largest number of vector accumulators one pass keeps in registers.
+constexpr int kMaxVecs = 16;
+
+// acc[k0 .. k0 + n) of one output row of the input projection, NV vectors (the last one n - (NV-1) L
+// lanes wide), in registers over the row's events: acc = c w[col] + acc from zero in event order,
+// fused for float (torch's embedding_bag on this CPU), multiply-then-add for double (ditto, tested).
+template <typename T, int NV>
+inline void gather_rows(T* __restrict out, const T* __restrict w, int H, int k0, int n, const int64_t* cols,
+                        const T* vals, int64_t e0, int64_t e1) {
+  using V = Vec<T>;
+  constexpr int L = V::L;
+  const int tail = n - (NV - 1) * L;   // lanes of the last vector, 1..L
+  V acc[NV];
+#pragma GCC unroll 16
+  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
+  for (int64_t e = e0; e < e1; ++e) {
+    const T* wr = w + cols[e] * H + k0;
+    const V c = V::set1(vals[e]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v) {
+      if constexpr (std::is_same_v<T, float>) acc[v] = V::fma(c, V::load(wr + v * L), acc[v]);
+      else acc[v] = V::add(acc[v], V::mul(c, V::load(wr + v * L)));
+    }
+    const V x = tail == L ? V::load(wr + (NV - 1) * L) : V::loadn(wr + (NV - 1) * L, tail);
+    if constexpr (std::is_same_v<T, float>) acc[NV - 1] = V::fma(c, x, acc[NV - 1]);
+    else acc[NV - 1] = V::add(acc[NV - 1], V::mul(c, x));
+  }
+#pragma GCC unroll 16
+  for (int v = 0; v < NV - 1; ++v) acc[v].store(out + k0 + v * L);
+  if (tail == L) acc[NV - 1].store(out + k0 + (NV - 1) * L); else acc[NV - 1].storen(out + k0 + (NV - 1) * L, tail);
+}
+
+template <typename T>
+inline void gather_row(T* out, const T* w, int H, const int64_t* cols, const T* vals, int64_t e0, int64_t e1) {
+  constexpr int L = Vec<T>::L;
+  for (int k0 = 0; k0 < H; k0 += kMaxVecs * L) {
+    const int n = std::min(H - k0, kMaxVecs * L);
+    switch ((n + L - 1) / L) {
+#define SCCL_CASE(NV) case NV: gather_rows<T, NV>(out, w, H, k0, n, cols, vals, e0, e1); break;
+      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
+      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
+#undef SCCL_CASE
+    }
+  }
+}
+
 // Layer-1 currents X @ w1 from the input's events, written time-major [T, B, H]. Row r = b * T + t
-// (sorted) owns events [offsets[r], offsets[r + 1]); each adds fma(count, w1[col], acc) from zero in
-// event order (what torch's embedding_bag with per_sample_weights computes on this CPU).
+// (sorted) owns events [offsets[r], offsets[r + 1]); each adds count * w1[col] to the row from zero in
+// event order, rounded like torch's embedding_bag with per_sample_weights on this CPU (float: one fused
+// multiply-add per event; double: a product, then a sum). The row's accumulators stay in registers.
 Tensor events_forward(const Tensor& cols, const Tensor& vals, const Tensor& offsets, const Tensor& w1, int64_t B,
                       int64_t Tn) {
   Tensor c = cols.to(at::kLong).contiguous(), o = offsets.to(at::kLong).contiguous();
@@ -450,7 +560,8 @@ Tensor events_forward(const Tensor& cols, const Tensor& vals, const Tensor& offs
   Tensor x = vals.to(w.scalar_type()).contiguous();
   const int H = static_cast<int>(w.size(1));
   const int64_t n = c.numel();
-  Tensor out = at::zeros({Tn, B, H}, w.options());
+  TORCH_CHECK(o.numel() == B * Tn, "events_forward: offsets must have B * T entries");
+  Tensor out = at::empty({Tn, B, H}, w.options());
   AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "events_forward", [&] {
     using T = scalar_t;
     const int64_t* cp = c.data_ptr<int64_t>();
@@ -462,21 +573,57 @@ Tensor events_forward(const Tensor& cols, const Tensor& vals, const Tensor& offs
       for (int64_t t = 0; t < Tn; ++t) {
         const int64_t r = b * Tn + t;
         const int64_t e0 = op[r], e1 = (r + 1 < B * Tn) ? op[r + 1] : n;
-        T* acc = outp + (t * B + b) * H;
-        for (int64_t e = e0; e < e1; ++e) {
-          const T* wr = wp + cp[e] * H;
-          const T cnt = xp[e];
-          for (int k = 0; k < H; ++k) acc[k] = std::fma(cnt, wr[k], acc[k]);
-        }
+        gather_row<T>(outp + (t * B + b) * H, wp, H, cp, xp, e0, e1);
       }
     }
   });
   return out;
 }
 
-// dL/dw1 = X^T G from the events and the time-major gradient G [T, B, H] of the currents: each event
-// (row b * T + t, channel i, count c) adds fma(c, G[t, b], gw1[i]) in event order, i.e. per channel in
-// row order (what the PyTorch path's stable regrouping + embedding_bag computes).
+// acc_row[k0 .. k0 + n) += sum over one channel's m events of count cval[i] * G[grow[i]], in registers.
+template <typename T, int NV>
+inline void scatter_channel(T* __restrict acc_row, const T* __restrict G, int H, int k0, int n, int m,
+                            const int64_t* grow, const T* cval) {
+  using V = Vec<T>;
+  constexpr int L = V::L;
+  const int tail = n - (NV - 1) * L;
+  V acc[NV];
+#pragma GCC unroll 16
+  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
+  for (int i = 0; i < m; ++i) {
+    const T* g = G + grow[i] * H + k0;
+    const V c = V::set1(cval[i]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v) acc[v] = V::fma(c, V::load(g + v * L), acc[v]);
+    const V x = tail == L ? V::load(g + (NV - 1) * L) : V::loadn(g + (NV - 1) * L, tail);
+    acc[NV - 1] = V::fma(c, x, acc[NV - 1]);
+  }
+  T* o = acc_row + k0;
+#pragma GCC unroll 16
+  for (int v = 0; v < NV - 1; ++v) V::add(acc[v], V::load(o + v * L)).store(o + v * L);
+  if (tail == L) V::add(acc[NV - 1], V::load(o + (NV - 1) * L)).store(o + (NV - 1) * L);
+  else V::add(acc[NV - 1], V::loadn(o + (NV - 1) * L, tail)).storen(o + (NV - 1) * L, tail);
+}
+
+template <typename T>
+inline void scatter_channel_all(T* acc_row, const T* G, int H, int m, const int64_t* grow, const T* cval) {
+  constexpr int L = Vec<T>::L;
+  for (int k0 = 0; k0 < H; k0 += kMaxVecs * L) {
+    const int n = std::min(H - k0, kMaxVecs * L);
+    switch ((n + L - 1) / L) {
+#define SCCL_CASE(NV) case NV: scatter_channel<T, NV>(acc_row, G, H, k0, n, m, grow, cval); break;
+      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
+      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
+#undef SCCL_CASE
+    }
+  }
+}
+
+// dL/dw1 = X^T G from the events and the time-major gradient G [T, B, H] of the currents. The events
+// (sorted by row b * T + t) are taken in tiles of consecutive rows whose G rows stay in cache; within
+// a tile they are grouped by channel (a counting sort), each channel's sum is kept in registers and
+// added to gw1[channel] once per tile. (The order of the sums differs from the PyTorch path's, which
+// sums each channel in row order: the result agrees to rounding.)
 Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& vals, const Tensor& G, int64_t n_inputs) {
   Tensor rr = rows.to(at::kLong).contiguous(), c = cols.to(at::kLong).contiguous();
   Tensor g = G.contiguous();
@@ -484,7 +631,9 @@ Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& val
   const int64_t Tn = g.size(0), B = g.size(1);
   const int H = static_cast<int>(g.size(2));
   const int64_t n = c.numel();
+  const int C = static_cast<int>(n_inputs);
   Tensor out = at::zeros({n_inputs, H}, g.options());
+  constexpr int64_t kTileRows = 256;
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "events_backward", [&] {
     using T = scalar_t;
     const int64_t* rp = rr.data_ptr<int64_t>();
@@ -492,12 +641,36 @@ Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& val
     const T* xp = x.data_ptr<T>();
     const T* gp = g.data_ptr<T>();
     T* outp = out.data_ptr<T>();
-    for (int64_t e = 0; e < n; ++e) {
-      const int64_t b = rp[e] / Tn, t = rp[e] % Tn;
-      const T* gr = gp + (t * B + b) * H;
-      T* acc = outp + cp[e] * H;
-      const T cnt = xp[e];
-      for (int k = 0; k < H; ++k) acc[k] = std::fma(cnt, gr[k], acc[k]);
+    std::vector<int64_t> start(C + 1);
+    std::vector<T> cval;       // count of each event of the tile, in channel order
+    std::vector<int64_t> grow;   // time-major G row of each event of the tile, in channel order
+    int64_t e0 = 0;
+    while (e0 < n) {
+      const int64_t r_end = rp[e0] - rp[e0] % kTileRows + kTileRows;
+      int64_t e1 = e0;
+      while (e1 < n && rp[e1] < r_end) ++e1;
+      const int64_t m = e1 - e0;
+      std::fill(start.begin(), start.end(), 0);
+      for (int64_t e = e0; e < e1; ++e) ++start[cp[e] + 1];
+      for (int k = 0; k < C; ++k) start[k + 1] += start[k];
+      cval.resize(m);
+      grow.resize(m);
+      for (int64_t e = e0; e < e1; ++e) {
+        const int64_t pos = start[cp[e]]++;
+        cval[pos] = xp[e];
+        grow[pos] = (rp[e] % Tn) * B + rp[e] / Tn;
+      }
+      // start[k] is now the end of channel k's events; channel k begins at start[k - 1] (0 for k = 0)
+      int64_t s = 0;
+      for (int k = 0; k < C; ++k) {
+        const int64_t end = start[k];
+        if (end > s) {
+          scatter_channel_all<T>(outp + static_cast<int64_t>(k) * H, gp, H, static_cast<int>(end - s),
+                                 grow.data() + s, cval.data() + s);
+        }
+        s = end;
+      }
+      e0 = e1;
     }
   });
   return out;
