@@ -71,122 +71,125 @@ inline int active_units(const T* row, int n, int* idx) {
   return m;
 }
 
-// Register-blocked column chunk: CH accumulators that the compiler keeps in vector registers.
-template <typename T>
-constexpr int chunk() { return 256 / static_cast<int>(sizeof(T)); }   // 64 floats / 32 doubles
-
-// out[k0 .. k0 + n) of sum over the active rows j (values val[j]) of val[j] * W[j, :], summed in K
-// blocks of `kb` like the BLAS: each block from zero in ascending j, the block sums added in order.
-// n == CH: fixed trip counts (registers); otherwise the same arithmetic with a runtime length.
-template <typename T, int CH>
-inline void spike_rows_chunk(T* __restrict out, const T* __restrict W, int N, int k0, int n, const int* idx,
-                             int m, const T* val, int kb) {
-  T o[CH], a[CH];
-  constexpr int len = CH;
-  (void)n;
-  for (int k = 0; k < len; ++k) o[k] = T(0);
-  int i = 0;
-  bool first = true;
-  while (i < m) {
-    const int block_end = (idx[i] / kb + 1) * kb;
-    for (int k = 0; k < len; ++k) a[k] = T(0);
-    for (; i < m && idx[i] < block_end; ++i) {
-      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
-      const T c = val[idx[i]];
-      if (c == T(1)) {
-        for (int k = 0; k < len; ++k) a[k] = a[k] + w[k];
-      } else {
-        for (int k = 0; k < len; ++k) a[k] = std::fma(c, w[k], a[k]);
-      }
-    }
-    if (first) {
-      for (int k = 0; k < len; ++k) o[k] = a[k];
-    } else {
-      for (int k = 0; k < len; ++k) o[k] = o[k] + a[k];
-    }
-    first = false;
-  }
-  for (int k = 0; k < len; ++k) out[k0 + k] = o[k];
-}
+// One 64-byte vector of T (16 floats / 8 doubles) with loads and stores of a partial tail (n < L lanes,
+// masked on AVX-512) and an exact fused multiply-add. Without AVX-512: plain arrays (the compiler
+// vectorises the fixed-length loops) and std::fma.
+#if defined(__AVX512F__)
+template <typename T> struct VecReg;
+template <> struct VecReg<float> { using type = __m512; };
+template <> struct VecReg<double> { using type = __m512d; };
+#endif
 
 template <typename T>
-inline void spike_rows_tail(T* __restrict out, const T* __restrict W, int N, int k0, int n, const int* idx,
-                            int m, const T* val, int kb) {
-  T o[chunk<T>()], a[chunk<T>()];
-  for (int k = 0; k < n; ++k) o[k] = T(0);
-  int i = 0;
-  bool first = true;
-  while (i < m) {
-    const int block_end = (idx[i] / kb + 1) * kb;
-    for (int k = 0; k < n; ++k) a[k] = T(0);
-    for (; i < m && idx[i] < block_end; ++i) {
-      const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
-      const T c = val[idx[i]];
-      if (c == T(1)) {
-        for (int k = 0; k < n; ++k) a[k] = a[k] + w[k];
-      } else {
-        for (int k = 0; k < n; ++k) a[k] = std::fma(c, w[k], a[k]);
-      }
-    }
-    if (first) {
-      for (int k = 0; k < n; ++k) o[k] = a[k];
-    } else {
-      for (int k = 0; k < n; ++k) o[k] = o[k] + a[k];
-    }
-    first = false;
+struct Vec {
+  static constexpr int L = 64 / static_cast<int>(sizeof(T));
+#if defined(__AVX512F__)
+  typename VecReg<T>::type r;
+  static Vec zero() {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_setzero_ps()}; else return {_mm512_setzero_pd()};
   }
-  for (int k = 0; k < n; ++k) out[k0 + k] = o[k];
-}
+  static Vec set1(T c) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_set1_ps(c)}; else return {_mm512_set1_pd(c)};
+  }
+  static Vec load(const T* p) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_loadu_ps(p)}; else return {_mm512_loadu_pd(p)};
+  }
+  static Vec loadn(const T* p, int n) {   // lanes >= n are zero; nothing past p + n is read
+    if constexpr (std::is_same_v<T, float>)
+      return {_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p)};
+    else
+      return {_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p)};
+  }
+  void store(T* p) const {
+    if constexpr (std::is_same_v<T, float>) _mm512_storeu_ps(p, r); else _mm512_storeu_pd(p, r);
+  }
+  void storen(T* p, int n) const {
+    if constexpr (std::is_same_v<T, float>)
+      _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), r);
+    else
+      _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), r);
+  }
+  static Vec fma(Vec a, Vec b, Vec c) {   // a * b + c, one rounding
+    if constexpr (std::is_same_v<T, float>) return {_mm512_fmadd_ps(a.r, b.r, c.r)};
+    else return {_mm512_fmadd_pd(a.r, b.r, c.r)};
+  }
+  static Vec mul(Vec a, Vec b) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_mul_ps(a.r, b.r)}; else return {_mm512_mul_pd(a.r, b.r)};
+  }
+  static Vec add(Vec a, Vec b) {
+    if constexpr (std::is_same_v<T, float>) return {_mm512_add_ps(a.r, b.r)}; else return {_mm512_add_pd(a.r, b.r)};
+  }
+#else
+  T r[L];
+  static Vec zero() { Vec v; for (int i = 0; i < L; ++i) v.r[i] = T(0); return v; }
+  static Vec set1(T c) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = c; return v; }
+  static Vec load(const T* p) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = p[i]; return v; }
+  static Vec loadn(const T* p, int n) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = i < n ? p[i] : T(0); return v; }
+  void store(T* p) const { for (int i = 0; i < L; ++i) p[i] = r[i]; }
+  void storen(T* p, int n) const { for (int i = 0; i < n; ++i) p[i] = r[i]; }
+  static Vec fma(Vec a, Vec b, Vec c) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = std::fma(a.r[i], b.r[i], c.r[i]); return v; }
+  static Vec mul(Vec a, Vec b) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = a.r[i] * b.r[i]; return v; }
+  static Vec add(Vec a, Vec b) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = a.r[i] + b.r[i]; return v; }
+#endif
+};
 
-// The same sums for 0/1 rows (every active value is 1), NV vector registers of 64 bytes wide
-// (GCC vector extensions; the accumulators stay in registers over the active rows).
+// The largest number of vector accumulators one pass keeps in registers.
+constexpr int kMaxVecs = 16;
+
+// out[k0 .. k0 + n) of sum over the active rows j (values val[j]) of val[j] * W[j, :], summed in K blocks
+// of `kb` like the BLAS: each block from zero in ascending j (fused multiply-adds, as the BLAS's kernel;
+// for 0/1 spikes fma(1, w, a) is the plain sum a + w), the block sums added in order. NV vectors (the
+// last one n - (NV - 1) L lanes wide) of accumulators stay in registers over a block.
 template <typename T, int NV>
-inline void binary_chunk(T* __restrict out, const T* __restrict W, int N, int k0, const int* idx, int m, int kb) {
-  typedef T V __attribute__((vector_size(64)));
-  constexpr int L = 64 / sizeof(T);
-  V o[NV], a[NV];
-#pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) o[v] = V{};
+inline void spike_rows_vec(T* __restrict out, const T* __restrict W, int N, int k0, int n, const int* idx, int m,
+                           const T* val, int kb) {
+  using V = Vec<T>;
+  constexpr int L = V::L;
+  const int tail = n - (NV - 1) * L;
+  T* o = out + k0;
+  V a[NV];
   int i = 0;
   bool first = true;
   while (i < m) {
     const int block_end = (idx[i] / kb + 1) * kb;
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) a[v] = V{};
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) a[v] = V::zero();
     for (; i < m && idx[i] < block_end; ++i) {
       const T* w = W + static_cast<int64_t>(idx[i]) * N + k0;
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) {
-        V x;
-        __builtin_memcpy(&x, w + v * L, sizeof(V));
-        a[v] = a[v] + x;
-      }
+      const V c = V::set1(val[idx[i]]);
+#pragma GCC unroll 16
+      for (int v = 0; v < NV - 1; ++v) a[v] = V::fma(c, V::load(w + v * L), a[v]);
+      const V x = tail == L ? V::load(w + (NV - 1) * L) : V::loadn(w + (NV - 1) * L, tail);
+      a[NV - 1] = V::fma(c, x, a[NV - 1]);
     }
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) o[v] = first ? a[v] : o[v] + a[v];
+    if (!first) {   // the earlier blocks' sum waits in out (L1)
+#pragma GCC unroll 16
+      for (int v = 0; v < NV - 1; ++v) a[v] = V::add(V::load(o + v * L), a[v]);
+      a[NV - 1] = V::add(tail == L ? V::load(o + (NV - 1) * L) : V::loadn(o + (NV - 1) * L, tail), a[NV - 1]);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v) a[v].store(o + v * L);
+    if (tail == L) a[NV - 1].store(o + (NV - 1) * L); else a[NV - 1].storen(o + (NV - 1) * L, tail);
     first = false;
   }
-#pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) __builtin_memcpy(out + k0 + v * L, &o[v], sizeof(V));
+  if (first) {   // no active row
+    for (int k = 0; k < n; ++k) o[k] = T(0);
+  }
 }
 
 template <typename T>
 inline void spike_rows(T* __restrict out, const T* __restrict W, int N, const int* idx, int m, const T* val,
                        int kb, T* /*unused*/) {
-  bool binary = true;
-  for (int i = 0; i < m; ++i) binary &= (val[idx[i]] == T(1));
-  if (binary) {
-    constexpr int L = 64 / sizeof(T);
-    int k0 = 0;
-    for (; k0 + 4 * L <= N; k0 += 4 * L) binary_chunk<T, 4>(out, W, N, k0, idx, m, kb);
-    for (; k0 + L <= N; k0 += L) binary_chunk<T, 1>(out, W, N, k0, idx, m, kb);
-    if (k0 < N) spike_rows_tail<T>(out, W, N, k0, N - k0, idx, m, val, kb);
-    return;
+  constexpr int L = Vec<T>::L;
+  for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
+    const int n = std::min(N - k0, kMaxVecs * L);
+    switch ((n + L - 1) / L) {
+#define SCCL_CASE(NV) case NV: spike_rows_vec<T, NV>(out, W, N, k0, n, idx, m, val, kb); break;
+      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
+      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
+#undef SCCL_CASE
+    }
   }
-  constexpr int CH = chunk<T>();
-  int k0 = 0;
-  for (; k0 + CH <= N; k0 += CH) spike_rows_chunk<T, CH>(out, W, N, k0, CH, idx, m, val, kb);
-  if (k0 < N) spike_rows_tail<T>(out, W, N, k0, N - k0, idx, m, val, kb);
 }
 
 // ----------------------------------------------------------------------------------- forward
@@ -282,9 +285,12 @@ std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c1
   TORCH_CHECK(drive.defined() || (w.size(0) == Hin && w.size(1) == H), "w must be [Hin, H]");
   Tensor vc = v.contiguous();
   auto opts = vc.options();
-  Tensor spk = at::zeros({Tn + 1, B, H}, opts);
-  Tensor mem = keep_mem ? at::zeros({Tn, B, H}, opts) : at::Tensor();
-  Tensor pair = keep_mem ? at::Tensor() : at::zeros({2, B, H}, opts);
+  // every entry is written by the loop except spk[0] = S_{-1} and mem[0] = U_0 (zero)
+  Tensor spk = at::empty({Tn + 1, B, H}, opts);
+  Tensor mem = keep_mem ? at::empty({Tn, B, H}, opts) : at::Tensor();
+  Tensor pair = keep_mem ? at::Tensor() : at::empty({2, B, H}, opts);
+  spk[0].zero_();
+  if (Tn > 0) (keep_mem ? mem : pair)[0].zero_();
   Tensor syn = at::zeros({B, H}, opts);
   Tensor rec = exact ? at::empty({B, H}, opts) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(vc.scalar_type(), "lif_forward", [&] {
@@ -441,70 +447,6 @@ Tensor spike_matmul(const Tensor& S, const Tensor& W, int64_t kb) {
 
 // ----------------------------------------------------------------------------------- input projection
 
-// One 64-byte vector of T (16 floats / 8 doubles) with loads and stores of a partial tail (n < L lanes,
-// masked on AVX-512) and an exact fused multiply-add. Without AVX-512: plain arrays (the compiler
-// vectorises the fixed-length loops) and std::fma.
-#if defined(__AVX512F__)
-template <typename T> struct VecReg;
-template <> struct VecReg<float> { using type = __m512; };
-template <> struct VecReg<double> { using type = __m512d; };
-#endif
-
-template <typename T>
-struct Vec {
-  static constexpr int L = 64 / static_cast<int>(sizeof(T));
-#if defined(__AVX512F__)
-  typename VecReg<T>::type r;
-  static Vec zero() {
-    if constexpr (std::is_same_v<T, float>) return {_mm512_setzero_ps()}; else return {_mm512_setzero_pd()};
-  }
-  static Vec set1(T c) {
-    if constexpr (std::is_same_v<T, float>) return {_mm512_set1_ps(c)}; else return {_mm512_set1_pd(c)};
-  }
-  static Vec load(const T* p) {
-    if constexpr (std::is_same_v<T, float>) return {_mm512_loadu_ps(p)}; else return {_mm512_loadu_pd(p)};
-  }
-  static Vec loadn(const T* p, int n) {   // lanes >= n are zero; nothing past p + n is read
-    if constexpr (std::is_same_v<T, float>)
-      return {_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p)};
-    else
-      return {_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p)};
-  }
-  void store(T* p) const {
-    if constexpr (std::is_same_v<T, float>) _mm512_storeu_ps(p, r); else _mm512_storeu_pd(p, r);
-  }
-  void storen(T* p, int n) const {
-    if constexpr (std::is_same_v<T, float>)
-      _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), r);
-    else
-      _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), r);
-  }
-  static Vec fma(Vec a, Vec b, Vec c) {   // a * b + c, one rounding
-    if constexpr (std::is_same_v<T, float>) return {_mm512_fmadd_ps(a.r, b.r, c.r)};
-    else return {_mm512_fmadd_pd(a.r, b.r, c.r)};
-  }
-  static Vec mul(Vec a, Vec b) {
-    if constexpr (std::is_same_v<T, float>) return {_mm512_mul_ps(a.r, b.r)}; else return {_mm512_mul_pd(a.r, b.r)};
-  }
-  static Vec add(Vec a, Vec b) {
-    if constexpr (std::is_same_v<T, float>) return {_mm512_add_ps(a.r, b.r)}; else return {_mm512_add_pd(a.r, b.r)};
-  }
-#else
-  T r[L];
-  static Vec zero() { Vec v; for (int i = 0; i < L; ++i) v.r[i] = T(0); return v; }
-  static Vec set1(T c) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = c; return v; }
-  static Vec load(const T* p) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = p[i]; return v; }
-  static Vec loadn(const T* p, int n) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = i < n ? p[i] : T(0); return v; }
-  void store(T* p) const { for (int i = 0; i < L; ++i) p[i] = r[i]; }
-  void storen(T* p, int n) const { for (int i = 0; i < n; ++i) p[i] = r[i]; }
-  static Vec fma(Vec a, Vec b, Vec c) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = std::fma(a.r[i], b.r[i], c.r[i]); return v; }
-  static Vec mul(Vec a, Vec b) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = a.r[i] * b.r[i]; return v; }
-  static Vec add(Vec a, Vec b) { Vec v; for (int i = 0; i < L; ++i) v.r[i] = a.r[i] + b.r[i]; return v; }
-#endif
-};
-
-// The largest number of vector accumulators one pass keeps in registers.
-constexpr int kMaxVecs = 16;
 
 // acc[k0 .. k0 + n) of one output row of the input projection, NV vectors (the last one n - (NV-1) L
 // lanes wide), in registers over the row's events: acc = c w[col] + acc from zero in event order,
