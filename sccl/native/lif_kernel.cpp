@@ -317,23 +317,90 @@ std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c1
 
 // ----------------------------------------------------------------------------------- backward
 
-// gW[j, :] += val_j * G[r, :] for every active unit j of row r of S (rows [0, R), width K): S^T G.
+// acc_row[k0 .. k0 + n) += sum over m rows of G (row numbers rows[i], weights val[i]) of val[i] * G[row],
+// NV vectors of accumulators in registers (the last one n - (NV - 1) L lanes wide).
+template <typename T, int NV>
+inline void weighted_rows_add(T* __restrict acc_row, const T* __restrict G, int N, int k0, int n, int m,
+                              const int32_t* rows, const T* val) {
+  using V = Vec<T>;
+  constexpr int L = V::L;
+  const int tail = n - (NV - 1) * L;
+  V acc[NV];
+#pragma GCC unroll 16
+  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
+  for (int i = 0; i < m; ++i) {
+    const T* g = G + static_cast<int64_t>(rows[i]) * N + k0;
+    const V c = V::set1(val[i]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v) acc[v] = V::fma(c, V::load(g + v * L), acc[v]);
+    const V x = tail == L ? V::load(g + (NV - 1) * L) : V::loadn(g + (NV - 1) * L, tail);
+    acc[NV - 1] = V::fma(c, x, acc[NV - 1]);
+  }
+  T* o = acc_row + k0;
+#pragma GCC unroll 16
+  for (int v = 0; v < NV - 1; ++v) V::add(acc[v], V::load(o + v * L)).store(o + v * L);
+  if (tail == L) V::add(acc[NV - 1], V::load(o + (NV - 1) * L)).store(o + (NV - 1) * L);
+  else V::add(acc[NV - 1], V::loadn(o + (NV - 1) * L, tail)).storen(o + (NV - 1) * L, tail);
+}
+
+template <typename T>
+inline void weighted_rows_add_all(T* acc_row, const T* G, int N, int m, const int32_t* rows, const T* val) {
+  constexpr int L = Vec<T>::L;
+  for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
+    const int n = std::min(N - k0, kMaxVecs * L);
+    switch ((n + L - 1) / L) {
+#define SCCL_CASE(NV) case NV: weighted_rows_add<T, NV>(acc_row, G, N, k0, n, m, rows, val); break;
+      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
+      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
+#undef SCCL_CASE
+    }
+  }
+}
+
+// gW [K, N] += S^T G for S [R, K] (0/1 spikes or counts, mostly zero) and a dense G [R, N]. The rows are
+// taken in tiles whose G rows stay in cache; within a tile the active entries are grouped by unit j (a
+// counting sort), each unit's sum of val * G[r] is kept in registers and added to gW[j] once per tile.
 template <typename T>
 void spike_t_matmul(T* __restrict gW, const T* S, const T* G, int64_t R, int K, int N) {
+  constexpr int64_t kTileRows = 256;
   std::vector<int> idx(K);
-  for (int64_t r = 0; r < R; ++r) {
-    const T* srow = S + r * K;
-    const int m = active_units(srow, K, idx.data());
-    if (!m) continue;
-    const T* g = G + r * N;
-    for (int i = 0; i < m; ++i) {
-      T* out = gW + static_cast<int64_t>(idx[i]) * N;
-      const T c = srow[idx[i]];
-      if (c == T(1)) {
-        for (int k = 0; k < N; ++k) out[k] = out[k] + g[k];
-      } else {
-        for (int k = 0; k < N; ++k) out[k] = std::fma(c, g[k], out[k]);
+  std::vector<int32_t> count(K + 1), rows;
+  std::vector<int32_t> act_j;     // the tile's active entries, row by row: unit j ...
+  std::vector<int32_t> act_r;     // ... and tile row
+  std::vector<T> vals, act_v;
+  for (int64_t r0 = 0; r0 < R; r0 += kTileRows) {
+    const int rt = static_cast<int>(std::min(kTileRows, R - r0));
+    act_j.clear();
+    act_r.clear();
+    act_v.clear();
+    std::fill(count.begin(), count.end(), 0);
+    for (int r = 0; r < rt; ++r) {
+      const T* srow = S + (r0 + r) * K;
+      const int m = active_units(srow, K, idx.data());
+      for (int i = 0; i < m; ++i) {
+        act_j.push_back(idx[i]);
+        act_r.push_back(r);
+        act_v.push_back(srow[idx[i]]);
+        ++count[idx[i] + 1];
       }
+    }
+    const size_t na = act_j.size();
+    if (!na) continue;
+    for (int j = 0; j < K; ++j) count[j + 1] += count[j];
+    rows.resize(na);
+    vals.resize(na);
+    for (size_t a = 0; a < na; ++a) {
+      const int32_t pos = count[act_j[a]]++;
+      rows[pos] = act_r[a];
+      vals[pos] = act_v[a];
+    }
+    // count[j] is now the end of unit j's entries; unit j begins at count[j - 1] (0 for j = 0)
+    int32_t b = 0;
+    const T* Gt = G + r0 * N;
+    for (int j = 0; j < K; ++j) {
+      const int32_t e = count[j];
+      if (e > b) weighted_rows_add_all<T>(gW + static_cast<int64_t>(j) * N, Gt, N, e - b, rows.data() + b, vals.data() + b);
+      b = e;
     }
   }
 }
