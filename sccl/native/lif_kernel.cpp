@@ -362,34 +362,30 @@ inline void weighted_rows_add_all(T* acc_row, const T* G, int N, int m, const in
 // counting sort), each unit's sum of val * G[r] is kept in registers and added to gW[j] once per tile.
 template <typename T>
 void spike_t_matmul(T* __restrict gW, const T* S, const T* G, int64_t R, int K, int N) {
-  constexpr int64_t kTileRows = 256;
-  std::vector<int> idx(K);
-  std::vector<int32_t> count(K + 1), rows;
-  std::vector<int32_t> act_j;     // the tile's active entries, row by row: unit j ...
-  std::vector<int32_t> act_r;     // ... and tile row
-  std::vector<T> vals, act_v;
+  constexpr int kTileRows = 256;
+  std::vector<int32_t> count(K + 1);
+  // the tile's active entries, row by row (unit, tile row, value), then grouped by unit (rows, vals)
+  std::vector<int> act_j(static_cast<size_t>(kTileRows) * K);
+  std::vector<int32_t> act_r(act_j.size()), rows(act_j.size());
+  std::vector<T> act_v(act_j.size()), vals(act_j.size());
   for (int64_t r0 = 0; r0 < R; r0 += kTileRows) {
-    const int rt = static_cast<int>(std::min(kTileRows, R - r0));
-    act_j.clear();
-    act_r.clear();
-    act_v.clear();
+    const int rt = static_cast<int>(std::min<int64_t>(kTileRows, R - r0));
     std::fill(count.begin(), count.end(), 0);
+    int na = 0;
     for (int r = 0; r < rt; ++r) {
       const T* srow = S + (r0 + r) * K;
-      const int m = active_units(srow, K, idx.data());
+      int* js = act_j.data() + na;
+      const int m = active_units(srow, K, js);
       for (int i = 0; i < m; ++i) {
-        act_j.push_back(idx[i]);
-        act_r.push_back(r);
-        act_v.push_back(srow[idx[i]]);
-        ++count[idx[i] + 1];
+        act_r[na + i] = r;
+        act_v[na + i] = srow[js[i]];
+        ++count[js[i] + 1];
       }
+      na += m;
     }
-    const size_t na = act_j.size();
     if (!na) continue;
     for (int j = 0; j < K; ++j) count[j + 1] += count[j];
-    rows.resize(na);
-    vals.resize(na);
-    for (size_t a = 0; a < na; ++a) {
+    for (int a = 0; a < na; ++a) {
       const int32_t pos = count[act_j[a]]++;
       rows[pos] = act_r[a];
       vals[pos] = act_v[a];
