@@ -439,19 +439,26 @@ std::vector<Tensor> lif_backward(const Tensor& g_spk, const Tensor& spk_full, co
       const T* u = up + t * BH;
       const T* ga_t = gap + t * BH;
       T* ga_prev = gap + (t - 1) * BH;
+      // one pass over the step's rows: gI_t from gU_{t+1}, then gU_t over it
+      if (t == 1) {
+        if (has_gm)
+          for (int64_t i = 0; i < BH; ++i) ga_prev[i] = std::fma(T(1) - s[i], gm[i], ga_t[i] * a);   // gI_1
+        break;
+      }
       if (has_gm) {
         for (int64_t i = 0; i < BH; ++i) {
           const T keep = T(1) - s[i];
-          ga_prev[i] = std::fma(keep, gm[i], ga_t[i] * a);                    // gI_t
+          const T g_next = gm[i];                                             // gU_{t+1}
+          ga_prev[i] = std::fma(keep, g_next, ga_t[i] * a);                   // gI_t
+          const T y = std::abs(u[i] - th) * sc + T(1);
+          const T gn = src[i] * (T(1) / (y * y));                             // sigma'(U_t - thr) gS_t
+          gm[i] = std::fma(be * keep, g_next, gn);                            // gU_t
         }
-      }
-      if (t == 1) break;
-      for (int64_t i = 0; i < BH; ++i) {
-        const T keep = T(1) - s[i];
-        const T y = std::abs(u[i] - th) * sc + T(1);
-        const T sig = T(1) / (y * y);                                         // sigma'(U_t - thr)
-        const T gn = src[i] * sig;
-        gm[i] = has_gm ? std::fma(be * keep, gm[i], gn) : gn;                 // gU_t
+      } else {
+        for (int64_t i = 0; i < BH; ++i) {
+          const T y = std::abs(u[i] - th) * sc + T(1);
+          gm[i] = src[i] * (T(1) / (y * y));
+        }
       }
     }
   });
