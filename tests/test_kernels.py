@@ -288,6 +288,16 @@ def test_event_projection_kernels_shapes_and_empty_rows(native_ops, dtype, B, T,
     assert rel_err(g_got, g_ref) <= (1e-6 if dtype == torch.float32 else 1e-14)
     if rate == 0:
         assert ev.cols.numel() == 0 and not got.any() and not g_got.any()
+    # the native event index (one pass in the kernel) gives the same integers as the torch ops
+    nat = input_events(x, native=True)
+    assert torch.equal(nat.rows, ev.rows) and torch.equal(nat.offsets, ev.offsets)
+    assert torch.equal(nat.cols, ev.cols) and torch.equal(nat.vals, ev.vals) and nat.shape == ev.shape
+
+
+def test_event_index_rejects_unsorted_events(native_ops):
+    idx = torch.tensor([[0, 0], [3, 1], [0, 0]])
+    with pytest.raises(RuntimeError, match="coalesced"):
+        native_ops.events_index(idx, 1, 5)
 
 
 def test_kernel_flag_selects_the_kernel_when_parsed():

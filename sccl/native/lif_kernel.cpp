@@ -136,6 +136,13 @@ struct Vec {
 // The largest number of vector accumulators one pass keeps in registers.
 constexpr int kMaxVecs = 16;
 
+// Asks for bytes [p, p + n) in cache ahead of random-order reads (a sequential sweep the hardware
+// prefetcher follows, instead of one cache miss per first touch later).
+inline void prefetch_span(const void* p, int64_t n) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t i = 0; i < n; i += 64) __builtin_prefetch(c + i, 0, 3);
+}
+
 // out[k0 .. k0 + n) of sum over the active rows j (values val[j]) of val[j] * W[j, :], summed in K blocks
 // of `kb` like the BLAS: each block from zero in ascending j (fused multiply-adds, as the BLAS's kernel;
 // for 0/1 spikes fma(1, w, a) is the plain sum a + w), the block sums added in order. NV vectors (the
@@ -561,6 +568,30 @@ inline void gather_row(T* out, const T* w, int H, const int64_t* cols, const T* 
   }
 }
 
+// Row numbers b * T + t of the events of a coalesced COO input (indices [3, n]: b, t, i; sorted) and the
+// first event of every row (offsets [B * T]): what sccl.model.input_events computes with torch ops
+// (b * T + t, searchsorted), in one pass.
+std::vector<Tensor> events_index(const Tensor& indices, int64_t B, int64_t Tn) {
+  TORCH_CHECK(indices.dim() == 2 && indices.size(0) >= 2, "events_index: indices must be [3, n]");
+  Tensor idx = indices.to(at::kLong).contiguous();
+  const int64_t n = idx.size(1), R = B * Tn;
+  Tensor rows = at::empty({n}, idx.options()), offsets = at::empty({R}, idx.options());
+  const int64_t* bp = idx.data_ptr<int64_t>();
+  const int64_t* tp = bp + n;
+  int64_t* rp = rows.data_ptr<int64_t>();
+  int64_t* op = offsets.data_ptr<int64_t>();
+  int64_t r = 0, prev = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t row = bp[e] * Tn + tp[e];
+    TORCH_CHECK(row >= prev && row < R, "events_index: the events must be coalesced (sorted) and inside [B, T]");
+    prev = row;
+    rp[e] = row;
+    for (; r <= row; ++r) op[r] = e;
+  }
+  for (; r < R; ++r) op[r] = n;
+  return {rows, offsets};
+}
+
 // Layer-1 currents X @ w1 from the input's events, written time-major [T, B, H]. Row r = b * T + t
 // (sorted) owns events [offsets[r], offsets[r + 1]); each adds count * w1[col] to the row from zero in
 // event order, rounded like torch's embedding_bag with per_sample_weights on this CPU (float: one fused
@@ -672,6 +703,8 @@ Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& val
         cval[pos] = xp[e];
         grow[pos] = (rp[e] % Tn) * B + rp[e] / Tn;
       }
+      for (int64_t r = rp[e0]; r <= rp[e1 - 1]; ++r)   // the tile's rows of G
+        prefetch_span(gp + ((r % Tn) * B + r / Tn) * H, static_cast<int64_t>(H) * static_cast<int64_t>(sizeof(T)));
       // start[k] is now the end of channel k's events; channel k begins at start[k - 1] (0 for k = 0)
       int64_t s = 0;
       for (int k = 0; k < C; ++k) {
@@ -695,6 +728,7 @@ TORCH_LIBRARY(sccl_native, m) {
   m.def("lif_backward", &lif_backward);
   m.def("spike_grad_weight", &spike_grad_weight);
   m.def("spike_matmul", &spike_matmul);
+  m.def("events_index", &events_index);
   m.def("events_forward", &events_forward);
   m.def("events_backward", &events_backward);
 }
