@@ -527,7 +527,14 @@ class SpikingNet:
 
     def run(self, x: Tensor) -> NetOutput:
         """Full forward from the input ``x [B, T, I]``: ``NetOutput(logits [B, C], spk3 [B, T, H3])``."""
-        a1 = input_currents(x.to(self.device), self.weights["w1"])        # [B, T, H1]
+        w1 = self.weights["w1"]
+        if kernels.mode(w1) == "native" and x.device.type == "cpu":
+            # the input projection inside layer 1's time loop (same spikes, no [T, B, H1] currents)
+            ev = input_events(x, native=True)
+            if ev.shape[2] != w1.shape[0]:
+                raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
+            return self._finish(kernels.layer1_from_events(ev, w1, self.weights["v1"], self.params), 1)
+        a1 = input_currents(x.to(self.device), w1)        # [B, T, H1]
         return self._finish(a1.transpose(0, 1), 0)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -541,11 +548,18 @@ class SpikingNet:
         ``[B, T, H1]`` (float), depth 1..3 the spikes of that layer ``[B, T, H_d]`` (0/1 float)."""
         check_depth(depth)
         with torch.no_grad():
-            a1 = input_currents(x.to(self.device), self.weights["w1"])
-            if depth == 0:
-                return a1.contiguous()
-            h = a1.transpose(0, 1)
-            for level in range(1, depth + 1):
+            w1 = self.weights["w1"]
+            if depth >= 1 and kernels.mode(w1) == "native" and x.device.type == "cpu":
+                ev = input_events(x, native=True)     # layer 1 from the events (see run)
+                if ev.shape[2] != w1.shape[0]:
+                    raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
+                h, first = kernels.layer1_from_events(ev, w1, self.weights["v1"], self.params), 2
+            else:
+                a1 = input_currents(x.to(self.device), w1)
+                if depth == 0:
+                    return a1.contiguous()
+                h, first = a1.transpose(0, 1), 1
+            for level in range(first, depth + 1):
                 h = self._layer(level, h)
             return h.transpose(0, 1).contiguous()
 

@@ -294,6 +294,34 @@ def test_event_projection_kernels_shapes_and_empty_rows(native_ops, dtype, B, T,
     assert torch.equal(nat.cols, ev.cols) and torch.equal(nat.vals, ev.vals) and nat.shape == ev.shape
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("B,T,rate", [(1, 12, 0.5), (5, 16, 0.5), (3, 3, 0.5), (2, 1, 0.5), (4, 10, 0.0)])
+def test_layer1_from_events_equals_the_two_step_path(native_ops, dtype, B, T, rate):
+    """The input projection fused into layer 1's loop: the same spikes as lif_layer on the
+    events_forward currents (bit for bit), the same gradients of w1 and v1 to rounding."""
+    from sccl.model import input_events
+
+    p = lif_params(WIDE)
+    g = torch.Generator().manual_seed(7 * B + T)
+    x = torch.poisson(torch.full((B, T, 30), rate), generator=g).to(dtype).to_sparse()
+    w1 = (torch.randn(30, 200, generator=g, dtype=dtype) * 0.8).requires_grad_(True)
+    v1 = (torch.randn(200, 200, generator=g, dtype=dtype) * 0.1).requires_grad_(True)
+    ev = input_events(x, native=True)
+    kernels.set_kernel("native")
+    got = kernels.layer1_from_events(ev, w1, v1, p)
+    ref = kernels.lif_layer(kernels.input_currents_time_major(ev, w1), None, v1, p, "native")
+    assert torch.equal(got, ref)
+    if rate and T > 3:
+        assert 0 < ref.mean() < 1
+    gs = torch.randn(got.shape, generator=g, dtype=dtype)
+    g_got = torch.autograd.grad(got, (w1, v1), gs, allow_unused=True)
+    g_ref = torch.autograd.grad(ref, (w1, v1), gs, allow_unused=True)
+    for a, b in zip(g_got, g_ref):
+        assert rel_err(a, b) <= (1e-6 if dtype == torch.float32 else 1e-14)
+    with torch.no_grad():
+        assert torch.equal(kernels.layer1_from_events(ev, w1, v1, p), ref)
+
+
 def test_event_index_rejects_unsorted_events(native_ops):
     idx = torch.tensor([[0, 0], [3, 1], [0, 0]])
     with pytest.raises(RuntimeError, match="coalesced"):

@@ -199,12 +199,66 @@ inline void spike_rows(T* __restrict out, const T* __restrict W, int N, const in
   }
 }
 
+// acc[k0 .. k0 + n) of one output row of the input projection, NV vectors (the last one n - (NV-1) L
+// lanes wide), in registers over the row's events: acc = c w[col] + acc from zero in event order,
+// fused for float (torch's embedding_bag on this CPU), multiply-then-add for double (ditto, tested).
+template <typename T, int NV>
+inline void gather_rows(T* __restrict out, const T* __restrict w, int H, int k0, int n, const int64_t* cols,
+                        const T* vals, int64_t e0, int64_t e1) {
+  using V = Vec<T>;
+  constexpr int L = V::L;
+  const int tail = n - (NV - 1) * L;   // lanes of the last vector, 1..L
+  V acc[NV];
+#pragma GCC unroll 16
+  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
+  for (int64_t e = e0; e < e1; ++e) {
+    const T* wr = w + cols[e] * H + k0;
+    const V c = V::set1(vals[e]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v) {
+      if constexpr (std::is_same_v<T, float>) acc[v] = V::fma(c, V::load(wr + v * L), acc[v]);
+      else acc[v] = V::add(acc[v], V::mul(c, V::load(wr + v * L)));
+    }
+    const V x = tail == L ? V::load(wr + (NV - 1) * L) : V::loadn(wr + (NV - 1) * L, tail);
+    if constexpr (std::is_same_v<T, float>) acc[NV - 1] = V::fma(c, x, acc[NV - 1]);
+    else acc[NV - 1] = V::add(acc[NV - 1], V::mul(c, x));
+  }
+#pragma GCC unroll 16
+  for (int v = 0; v < NV - 1; ++v) acc[v].store(out + k0 + v * L);
+  if (tail == L) acc[NV - 1].store(out + k0 + (NV - 1) * L); else acc[NV - 1].storen(out + k0 + (NV - 1) * L, tail);
+}
+
+template <typename T>
+inline void gather_row(T* out, const T* w, int H, const int64_t* cols, const T* vals, int64_t e0, int64_t e1) {
+  constexpr int L = Vec<T>::L;
+  for (int k0 = 0; k0 < H; k0 += kMaxVecs * L) {
+    const int n = std::min(H - k0, kMaxVecs * L);
+    switch ((n + L - 1) / L) {
+#define SCCL_CASE(NV) case NV: gather_rows<T, NV>(out, w, H, k0, n, cols, vals, e0, e1); break;
+      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
+      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
+#undef SCCL_CASE
+    }
+  }
+}
+
 // ----------------------------------------------------------------------------------- forward
+
+// Layer 1's drive straight from the input's events (the input projection fused into the time loop).
+template <typename T>
+struct EventDrive {
+  const int64_t* cols;
+  const T* vals;
+  const int64_t* offsets;   // [B * T], row b * T + t
+  int64_t n;                // number of events
+  const T* w1;              // [I, H]
+};
 
 template <typename T>
 void forward_impl(const T* drive, const T* s_in, const T* w, int Hin, int kb_in, const T* v, int kb_rec,
                   const T* rec_dense, T* spk, T* mem, T* mem_pair, int64_t Tn, int64_t B, int H,
-                  T alpha, T beta, T thr, int64_t t, T* syn, std::vector<int>& idx, std::vector<T>& buf) {
+                  T alpha, T beta, T thr, int64_t t, T* syn, std::vector<int>& idx, std::vector<T>& buf,
+                  const EventDrive<T>* events = nullptr) {
   // One time step t for all rows b. spk is [T + 1, B, H] (spk[0] = 0); mem [T, B, H] or null
   // (then the ping-pong pair mem_pair [2, B, H] holds U_t and U_{t+1}).
   const int64_t BH = B * H;
@@ -239,6 +293,11 @@ void forward_impl(const T* drive, const T* s_in, const T* w, int Hin, int kb_in,
       const T* f;
       if (drive) {
         f = drive + t * BH + b * H;
+      } else if (events) {                                                // X @ w1 of row (b, t)
+        const int64_t r = b * Tn + t;
+        const int64_t e1 = r + 1 < B * Tn ? events->offsets[r + 1] : events->n;
+        gather_row<T>(ff, events->w1, H, events->cols, events->vals, events->offsets[r], e1);
+        f = ff;
       } else {
         const T* row = s_in + t * B * Hin + b * Hin;
         const int m = active_units(row, Hin, act);
@@ -267,13 +326,21 @@ void forward_impl(const T* drive, const T* s_in, const T* w, int Hin, int kb_in,
 // Exactly one of drive [T, B, H] and (s_in [T, B, Hin], w [Hin, H]) is given.
 // exact: the recurrent (and feed-forward) products are the same ATen matmuls as the PyTorch path;
 // otherwise they are spike-driven with BLAS block sizes kb_rec (K = H) and kb_in (K = Hin).
-std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c10::optional<Tensor>& s_in_opt,
-                                const c10::optional<Tensor>& w_opt, const Tensor& v, double alpha, double beta,
-                                double thr, bool keep_mem, bool exact, int64_t kb_rec, int64_t kb_in) {
+struct EventTensors {   // the input's events and w1 for layer 1 (lif_forward_events)
+  Tensor cols, vals, offsets, w1;
+  int64_t B = 0, Tn = 0;
+};
+
+std::vector<Tensor> lif_forward_common(const c10::optional<Tensor>& drive_opt, const c10::optional<Tensor>& s_in_opt,
+                                       const c10::optional<Tensor>& w_opt, const Tensor& v, double alpha, double beta,
+                                       double thr, bool keep_mem, bool exact, int64_t kb_rec, int64_t kb_in,
+                                       const EventTensors* ev) {
   TORCH_CHECK(v.dim() == 2 && v.size(0) == v.size(1), "v must be [H, H]");
   Tensor drive;
   Tensor s_in, w;
-  if (drive_opt.has_value() && drive_opt->defined()) {
+  if (ev) {
+    TORCH_CHECK(!exact, "lif_forward_events is native only");
+  } else if (drive_opt.has_value() && drive_opt->defined()) {
     drive = drive_opt->contiguous();
   } else {
     TORCH_CHECK(s_in_opt.has_value() && w_opt.has_value(), "lif_forward needs a drive or (s_in, w)");
@@ -285,11 +352,12 @@ std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c1
     }
   }
   const Tensor& shape_src = drive.defined() ? drive : s_in;
-  const int64_t Tn = shape_src.size(0), B = shape_src.size(1);
+  const int64_t Tn = ev ? ev->Tn : shape_src.size(0), B = ev ? ev->B : shape_src.size(1);
   const int H = static_cast<int>(v.size(0));
-  const int Hin = drive.defined() ? H : static_cast<int>(s_in.size(2));
+  const int Hin = (drive.defined() || ev) ? H : static_cast<int>(s_in.size(2));
   TORCH_CHECK(!drive.defined() || drive.size(2) == H, "drive width must match v");
-  TORCH_CHECK(drive.defined() || (w.size(0) == Hin && w.size(1) == H), "w must be [Hin, H]");
+  TORCH_CHECK(ev || drive.defined() || (w.size(0) == Hin && w.size(1) == H), "w must be [Hin, H]");
+  TORCH_CHECK(!ev || (ev->w1.size(1) == H && ev->offsets.numel() == B * Tn), "w1 must be [I, H], offsets [B * T]");
   Tensor vc = v.contiguous();
   auto opts = vc.options();
   // every entry is written by the loop except spk[0] = S_{-1} and mem[0] = U_0 (zero)
@@ -304,6 +372,9 @@ std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c1
     using T = scalar_t;
     std::vector<int> idx(std::max(H, Hin));
     std::vector<T> buf(3 * static_cast<size_t>(H));
+    EventDrive<T> evd{};
+    if (ev) evd = {ev->cols.data_ptr<int64_t>(), ev->vals.data_ptr<T>(), ev->offsets.data_ptr<int64_t>(),
+                   ev->cols.numel(), ev->w1.data_ptr<T>()};
     for (int64_t t = 0; t < Tn; ++t) {
       const T* rec_ptr = nullptr;
       if (exact && t >= 1 && t + 2 < Tn) {  // torch.mm(S_{t-1}, v), as the PyTorch loop
@@ -311,15 +382,40 @@ std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c1
         rec_ptr = rec.data_ptr<T>();
       }
       forward_impl<T>(drive.defined() ? drive.data_ptr<T>() : nullptr,
-                      drive.defined() ? nullptr : s_in.data_ptr<T>(),
-                      drive.defined() ? nullptr : w.data_ptr<T>(), Hin, static_cast<int>(kb_in),
+                      s_in.defined() ? s_in.data_ptr<T>() : nullptr,
+                      w.defined() ? w.data_ptr<T>() : nullptr, Hin, static_cast<int>(kb_in),
                       vc.data_ptr<T>(), static_cast<int>(kb_rec), rec_ptr, spk.data_ptr<T>(),
                       keep_mem ? mem.data_ptr<T>() : nullptr, keep_mem ? nullptr : pair.data_ptr<T>(),
                       Tn, B, H, static_cast<T>(alpha), static_cast<T>(beta), static_cast<T>(thr), t,
-                      syn.data_ptr<T>(), idx, buf);
+                      syn.data_ptr<T>(), idx, buf, ev ? &evd : nullptr);
     }
   });
   return {spk, keep_mem ? mem : at::empty({0}, opts)};
+}
+
+std::vector<Tensor> lif_forward(const c10::optional<Tensor>& drive_opt, const c10::optional<Tensor>& s_in_opt,
+                                const c10::optional<Tensor>& w_opt, const Tensor& v, double alpha, double beta,
+                                double thr, bool keep_mem, bool exact, int64_t kb_rec, int64_t kb_in) {
+  return lif_forward_common(drive_opt, s_in_opt, w_opt, v, alpha, beta, thr, keep_mem, exact, kb_rec, kb_in,
+                            nullptr);
+}
+
+// Layer 1 driven by the input's events (cols, vals, offsets of sccl.model.InputEvents; B, T) and w1 [I, H]:
+// the drive of row (b, t) is computed in the time loop exactly as events_forward computes it (the same
+// spikes as lif_forward on events_forward's currents), without writing the [T, B, H] currents.
+std::vector<Tensor> lif_forward_events(const Tensor& cols, const Tensor& vals, const Tensor& offsets,
+                                       const Tensor& w1, int64_t B, int64_t Tn, const Tensor& v, double alpha,
+                                       double beta, double thr, bool keep_mem, int64_t kb_rec) {
+  EventTensors ev;
+  ev.w1 = w1.contiguous();
+  ev.cols = cols.to(at::kLong).contiguous();
+  ev.vals = vals.to(ev.w1.scalar_type()).contiguous();
+  ev.offsets = offsets.to(at::kLong).contiguous();
+  ev.B = B;
+  ev.Tn = Tn;
+  TORCH_CHECK(ev.w1.scalar_type() == v.scalar_type(), "w1 and v must have one dtype");
+  return lif_forward_common(c10::nullopt, c10::nullopt, c10::nullopt, v, alpha, beta, thr, keep_mem, false, kb_rec,
+                            0, &ev);
 }
 
 // ----------------------------------------------------------------------------------- backward
@@ -525,49 +621,6 @@ Tensor spike_matmul(const Tensor& S, const Tensor& W, int64_t kb) {
 // ----------------------------------------------------------------------------------- input projection
 
 
-// acc[k0 .. k0 + n) of one output row of the input projection, NV vectors (the last one n - (NV-1) L
-// lanes wide), in registers over the row's events: acc = c w[col] + acc from zero in event order,
-// fused for float (torch's embedding_bag on this CPU), multiply-then-add for double (ditto, tested).
-template <typename T, int NV>
-inline void gather_rows(T* __restrict out, const T* __restrict w, int H, int k0, int n, const int64_t* cols,
-                        const T* vals, int64_t e0, int64_t e1) {
-  using V = Vec<T>;
-  constexpr int L = V::L;
-  const int tail = n - (NV - 1) * L;   // lanes of the last vector, 1..L
-  V acc[NV];
-#pragma GCC unroll 16
-  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
-  for (int64_t e = e0; e < e1; ++e) {
-    const T* wr = w + cols[e] * H + k0;
-    const V c = V::set1(vals[e]);
-#pragma GCC unroll 16
-    for (int v = 0; v < NV - 1; ++v) {
-      if constexpr (std::is_same_v<T, float>) acc[v] = V::fma(c, V::load(wr + v * L), acc[v]);
-      else acc[v] = V::add(acc[v], V::mul(c, V::load(wr + v * L)));
-    }
-    const V x = tail == L ? V::load(wr + (NV - 1) * L) : V::loadn(wr + (NV - 1) * L, tail);
-    if constexpr (std::is_same_v<T, float>) acc[NV - 1] = V::fma(c, x, acc[NV - 1]);
-    else acc[NV - 1] = V::add(acc[NV - 1], V::mul(c, x));
-  }
-#pragma GCC unroll 16
-  for (int v = 0; v < NV - 1; ++v) acc[v].store(out + k0 + v * L);
-  if (tail == L) acc[NV - 1].store(out + k0 + (NV - 1) * L); else acc[NV - 1].storen(out + k0 + (NV - 1) * L, tail);
-}
-
-template <typename T>
-inline void gather_row(T* out, const T* w, int H, const int64_t* cols, const T* vals, int64_t e0, int64_t e1) {
-  constexpr int L = Vec<T>::L;
-  for (int k0 = 0; k0 < H; k0 += kMaxVecs * L) {
-    const int n = std::min(H - k0, kMaxVecs * L);
-    switch ((n + L - 1) / L) {
-#define SCCL_CASE(NV) case NV: gather_rows<T, NV>(out, w, H, k0, n, cols, vals, e0, e1); break;
-      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
-      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
-#undef SCCL_CASE
-    }
-  }
-}
-
 // Row numbers b * T + t of the events of a coalesced COO input (indices [3, n]: b, t, i; sorted) and the
 // first event of every row (offsets [B * T]): what sccl.model.input_events computes with torch ops
 // (b * T + t, searchsorted), in one pass.
@@ -725,6 +778,7 @@ Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& val
 
 TORCH_LIBRARY(sccl_native, m) {
   m.def("lif_forward", &lif_forward);
+  m.def("lif_forward_events", &lif_forward_events);
   m.def("lif_backward", &lif_backward);
   m.def("spike_grad_weight", &spike_grad_weight);
   m.def("spike_matmul", &spike_matmul);
