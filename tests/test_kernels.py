@@ -361,3 +361,20 @@ def test_a_failed_build_is_remembered_not_retried(monkeypatch, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all("g++ not found" in line for line in err)
     assert "earlier build" in err[1]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("R,K,N,rate", [(700, 200, 200, 0.1), (600, 100, 50, 0.1), (1, 200, 37, 0.5), (300, 200, 200, 0.0),
+                                        (513, 120, 130, 0.3)])
+def test_spike_grad_weight_equals_the_matmul(native_ops, dtype, R, K, N, rate):
+    """S^T G: the tiled grouping (large gradients, several 256-row tiles) and the row scatter (small
+    ones), 0/1 and count-valued S, rows without spikes, widths that are not a multiple of the vector."""
+    g = torch.Generator().manual_seed(R + K + N)
+    S = (torch.rand(R, K, generator=g) < rate).to(dtype)
+    G = torch.randn(R, N, generator=g, dtype=dtype)
+    for s in (S, S * torch.randint(1, 4, S.shape, generator=g).to(dtype)):
+        got = native_ops.spike_grad_weight(s, G, False)
+        ref = torch.mm(s.t(), G)
+        assert got.shape == (K, N)
+        assert rel_err(got, ref) <= (1e-6 if dtype == torch.float32 else 1e-14)
+        assert torch.equal(native_ops.spike_grad_weight(s, G, True), ref)

@@ -460,11 +460,60 @@ inline void weighted_rows_add_all(T* acc_row, const T* G, int N, int m, const in
   }
 }
 
-// gW [K, N] += S^T G for S [R, K] (0/1 spikes or counts, mostly zero) and a dense G [R, N]. The rows are
+// gW [K, N] += S^T G for S [R, K] (0/1 spikes or counts, mostly zero) and a dense G [R, N]. Large gW: the rows are
 // taken in tiles whose G rows stay in cache; within a tile the active entries are grouped by unit j (a
 // counting sort), each unit's sum of val * G[r] is kept in registers and added to gW[j] once per tile.
+// gW[j, k0 .. k0 + n) += val_j G[r, k0 .. k0 + n) for the m active units j of one row r of S: the G row
+// stays in registers (NV vectors), the gradient rows are read and written (they sit in L1 when gW is small).
+template <typename T, int NV>
+inline void row_scatter(T* __restrict gW, const T* __restrict g, const T* srow, int N, int k0, int n, const int* idx,
+                        int m) {
+  using V = Vec<T>;
+  constexpr int L = V::L;
+  const int tail = n - (NV - 1) * L;
+  V x[NV];
+#pragma GCC unroll 16
+  for (int v = 0; v < NV - 1; ++v) x[v] = V::load(g + k0 + v * L);
+  x[NV - 1] = tail == L ? V::load(g + k0 + (NV - 1) * L) : V::loadn(g + k0 + (NV - 1) * L, tail);
+  for (int i = 0; i < m; ++i) {
+    T* o = gW + static_cast<int64_t>(idx[i]) * N + k0;
+    const V c = V::set1(srow[idx[i]]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v) V::fma(c, x[v], V::load(o + v * L)).store(o + v * L);
+    if (tail == L) V::fma(c, x[NV - 1], V::load(o + (NV - 1) * L)).store(o + (NV - 1) * L);
+    else V::fma(c, x[NV - 1], V::loadn(o + (NV - 1) * L, tail)).storen(o + (NV - 1) * L, tail);
+  }
+}
+
+// S^T G for a small gW (fits in L1): row by row, no grouping.
+template <typename T>
+void spike_t_matmul_rows(T* __restrict gW, const T* S, const T* G, int64_t R, int K, int N) {
+  constexpr int L = Vec<T>::L;
+  std::vector<int> idx(K);
+  for (int64_t r = 0; r < R; ++r) {
+    const T* srow = S + r * K;
+    const int m = active_units(srow, K, idx.data());
+    if (!m) continue;
+    const T* g = G + r * N;
+    for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
+      const int n = std::min(N - k0, kMaxVecs * L);
+      switch ((n + L - 1) / L) {
+#define SCCL_CASE(NV) case NV: row_scatter<T, NV>(gW, g, srow, N, k0, n, idx.data(), m); break;
+        SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
+        SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
+#undef SCCL_CASE
+      }
+    }
+  }
+}
+
 template <typename T>
 void spike_t_matmul(T* __restrict gW, const T* S, const T* G, int64_t R, int K, int N) {
+  // up to 48 KB of gradient (K = N = 100 floats) the row-by-row scatter is faster (measured: 10-20 %)
+  if (static_cast<int64_t>(K) * N * static_cast<int64_t>(sizeof(T)) <= 48 * 1024) {
+    spike_t_matmul_rows(gW, S, G, R, K, N);
+    return;
+  }
   constexpr int kTileRows = 256;
   std::vector<int32_t> count(K + 1);
   // the tile's active entries, row by row (unit, tile row, value), then grouped by unit (rows, vals)
