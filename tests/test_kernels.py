@@ -365,7 +365,7 @@ def test_a_failed_build_is_remembered_not_retried(monkeypatch, tmp_path, capsys)
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("R,K,N,rate", [(700, 200, 200, 0.1), (600, 100, 50, 0.1), (1, 200, 37, 0.5), (300, 200, 200, 0.0),
-                                        (513, 120, 130, 0.3)])
+                                        (513, 120, 130, 0.3), (50, 37, 9, 0.4), (260, 203, 64, 0.2)])
 def test_spike_grad_weight_equals_the_matmul(native_ops, dtype, R, K, N, rate):
     """S^T G: the tiled grouping (large gradients, several 256-row tiles) and the row scatter (small
     ones), 0/1 and count-valued S, rows without spikes, widths that are not a multiple of the vector."""

@@ -32,24 +32,40 @@ namespace {
 using at::Tensor;
 
 // Indices of the nonzero entries of row[0..n), ascending: a vector compare to a bit mask, then the
-// set bits (most of a spike row is zero).
+// set bits (most of a spike row is zero). idx needs room for n entries.
 template <typename T>
 inline int active_units(const T* row, int n, int* idx) {
   int m = 0;
   int j = 0;
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>) {
-    const __m512 zero = _mm512_setzero_ps();
-    for (; j + 16 <= n; j += 16) {
-      unsigned k = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), zero, _CMP_NEQ_UQ);
-      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
-    }
-  } else {
-    const __m512d zero = _mm512_setzero_pd();
-    for (; j + 8 <= n; j += 8) {
-      unsigned k = _mm512_cmp_pd_mask(_mm512_loadu_pd(row + j), zero, _CMP_NEQ_UQ);
-      for (; k; k &= k - 1) idx[m++] = j + __builtin_ctz(k);
-    }
+  // the lane numbers of the nonzero lanes, packed by a compress and stored with a mask: no branch per
+  // set bit (a bit loop mispredicts on sparse spikes; measured 1.5-2x slower in S^T G and the forward)
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  constexpr int L = std::is_same_v<T, float> ? 16 : 8;
+  for (; j + L <= n; j += L) {
+    __mmask16 k;
+    if constexpr (std::is_same_v<T, float>)
+      k = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    else
+      k = _mm512_cmp_pd_mask(_mm512_loadu_pd(row + j), _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    const __m512i packed = _mm512_maskz_compress_epi32(k, _mm512_add_epi32(lanes, _mm512_set1_epi32(j)));
+    const int c = __builtin_popcount(static_cast<unsigned>(k));
+    _mm512_mask_storeu_epi32(idx + m, static_cast<__mmask16>((1u << c) - 1), packed);
+    m += c;
+  }
+  if (j < n) {   // the last n - j < L lanes, with a masked load
+    const __mmask16 tail = static_cast<__mmask16>((1u << (n - j)) - 1);
+    __mmask16 k;
+    if constexpr (std::is_same_v<T, float>)
+      k = _mm512_mask_cmp_ps_mask(tail, _mm512_maskz_loadu_ps(tail, row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    else
+      k = _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(tail), _mm512_maskz_loadu_pd(static_cast<__mmask8>(tail), row + j),
+                                  _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    const __m512i packed = _mm512_maskz_compress_epi32(k, _mm512_add_epi32(lanes, _mm512_set1_epi32(j)));
+    const int c = __builtin_popcount(static_cast<unsigned>(k));
+    _mm512_mask_storeu_epi32(idx + m, static_cast<__mmask16>((1u << c) - 1), packed);
+    m += c;
+    j = n;
   }
 #elif defined(__AVX2__)
   if constexpr (std::is_same_v<T, float>) {
