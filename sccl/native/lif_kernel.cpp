@@ -438,9 +438,9 @@ std::vector<Tensor> lif_forward_events(const Tensor& cols, const Tensor& vals, c
 
 // acc_row[k0 .. k0 + n) += sum over m rows of G (row numbers rows[i], weights val[i]) of val[i] * G[row],
 // NV vectors of accumulators in registers (the last one n - (NV - 1) L lanes wide).
-template <typename T, int NV>
+template <typename T, int NV, typename I>
 inline void weighted_rows_add(T* __restrict acc_row, const T* __restrict G, int N, int k0, int n, int m,
-                              const int32_t* rows, const T* val) {
+                              const I* rows, const T* val) {
   using V = Vec<T>;
   constexpr int L = V::L;
   const int tail = n - (NV - 1) * L;
@@ -462,13 +462,13 @@ inline void weighted_rows_add(T* __restrict acc_row, const T* __restrict G, int 
   else V::add(acc[NV - 1], V::loadn(o + (NV - 1) * L, tail)).storen(o + (NV - 1) * L, tail);
 }
 
-template <typename T>
-inline void weighted_rows_add_all(T* acc_row, const T* G, int N, int m, const int32_t* rows, const T* val) {
+template <typename T, typename I>
+inline void weighted_rows_add_all(T* acc_row, const T* G, int N, int m, const I* rows, const T* val) {
   constexpr int L = Vec<T>::L;
   for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
     const int n = std::min(N - k0, kMaxVecs * L);
     switch ((n + L - 1) / L) {
-#define SCCL_CASE(NV) case NV: weighted_rows_add<T, NV>(acc_row, G, N, k0, n, m, rows, val); break;
+#define SCCL_CASE(NV) case NV: weighted_rows_add<T, NV, I>(acc_row, G, N, k0, n, m, rows, val); break;
       SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
       SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
 #undef SCCL_CASE
@@ -741,45 +741,6 @@ Tensor events_forward(const Tensor& cols, const Tensor& vals, const Tensor& offs
   return out;
 }
 
-// acc_row[k0 .. k0 + n) += sum over one channel's m events of count cval[i] * G[grow[i]], in registers.
-template <typename T, int NV>
-inline void scatter_channel(T* __restrict acc_row, const T* __restrict G, int H, int k0, int n, int m,
-                            const int64_t* grow, const T* cval) {
-  using V = Vec<T>;
-  constexpr int L = V::L;
-  const int tail = n - (NV - 1) * L;
-  V acc[NV];
-#pragma GCC unroll 16
-  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
-  for (int i = 0; i < m; ++i) {
-    const T* g = G + grow[i] * H + k0;
-    const V c = V::set1(cval[i]);
-#pragma GCC unroll 16
-    for (int v = 0; v < NV - 1; ++v) acc[v] = V::fma(c, V::load(g + v * L), acc[v]);
-    const V x = tail == L ? V::load(g + (NV - 1) * L) : V::loadn(g + (NV - 1) * L, tail);
-    acc[NV - 1] = V::fma(c, x, acc[NV - 1]);
-  }
-  T* o = acc_row + k0;
-#pragma GCC unroll 16
-  for (int v = 0; v < NV - 1; ++v) V::add(acc[v], V::load(o + v * L)).store(o + v * L);
-  if (tail == L) V::add(acc[NV - 1], V::load(o + (NV - 1) * L)).store(o + (NV - 1) * L);
-  else V::add(acc[NV - 1], V::loadn(o + (NV - 1) * L, tail)).storen(o + (NV - 1) * L, tail);
-}
-
-template <typename T>
-inline void scatter_channel_all(T* acc_row, const T* G, int H, int m, const int64_t* grow, const T* cval) {
-  constexpr int L = Vec<T>::L;
-  for (int k0 = 0; k0 < H; k0 += kMaxVecs * L) {
-    const int n = std::min(H - k0, kMaxVecs * L);
-    switch ((n + L - 1) / L) {
-#define SCCL_CASE(NV) case NV: scatter_channel<T, NV>(acc_row, G, H, k0, n, m, grow, cval); break;
-      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
-      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
-#undef SCCL_CASE
-    }
-  }
-}
-
 // dL/dw1 = X^T G from the events and the time-major gradient G [T, B, H] of the currents. The events
 // (sorted by row b * T + t) are taken in tiles of consecutive rows whose G rows stay in cache; within
 // a tile they are grouped by channel (a counting sort), each channel's sum is kept in registers and
@@ -828,8 +789,8 @@ Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& val
       for (int k = 0; k < C; ++k) {
         const int64_t end = start[k];
         if (end > s) {
-          scatter_channel_all<T>(outp + static_cast<int64_t>(k) * H, gp, H, static_cast<int>(end - s),
-                                 grow.data() + s, cval.data() + s);
+          weighted_rows_add_all<T>(outp + static_cast<int64_t>(k) * H, gp, H, static_cast<int>(end - s),
+                                   grow.data() + s, cval.data() + s);
         }
         s = end;
       }
