@@ -766,9 +766,12 @@ Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& val
     std::vector<int64_t> start(C + 1);
     std::vector<T> cval;       // count of each event of the tile, in channel order
     std::vector<int64_t> grow;   // time-major G row of each event of the tile, in channel order
+    std::vector<int64_t> g_row(kTileRows);   // time-major G row of each row b * T + t of the tile
     int64_t e0 = 0;
     while (e0 < n) {
-      const int64_t r_end = rp[e0] - rp[e0] % kTileRows + kTileRows;
+      const int64_t r_begin = rp[e0] - rp[e0] % kTileRows, r_end = r_begin + kTileRows;
+      for (int64_t k = 0; k < kTileRows; ++k)    // (two divisions per row here, none per event)
+        g_row[k] = ((r_begin + k) % Tn) * B + (r_begin + k) / Tn;
       int64_t e1 = e0;
       while (e1 < n && rp[e1] < r_end) ++e1;
       const int64_t m = e1 - e0;
@@ -780,10 +783,10 @@ Tensor events_backward(const Tensor& rows, const Tensor& cols, const Tensor& val
       for (int64_t e = e0; e < e1; ++e) {
         const int64_t pos = start[cp[e]]++;
         cval[pos] = xp[e];
-        grow[pos] = (rp[e] % Tn) * B + rp[e] / Tn;
+        grow[pos] = g_row[rp[e] - r_begin];
       }
       for (int64_t r = rp[e0]; r <= rp[e1 - 1]; ++r)   // the tile's rows of G
-        prefetch_span(gp + ((r % Tn) * B + r / Tn) * H, static_cast<int64_t>(H) * static_cast<int64_t>(sizeof(T)));
+        prefetch_span(gp + g_row[r - r_begin] * H, static_cast<int64_t>(H) * static_cast<int64_t>(sizeof(T)));
       // start[k] is now the end of channel k's events; channel k begins at start[k - 1] (0 for k = 0)
       int64_t s = 0;
       for (int k = 0; k < C; ++k) {
