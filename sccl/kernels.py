@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from sccl.errors import ConfigError
@@ -288,15 +287,53 @@ class NativeInputFunction(torch.autograd.Function):
         ctx.ev = ev
         ctx.n_inputs = w1.shape[0]
         B, T, _ = ev.shape
-        # torch's embedding_bag (fbgemm's JIT kernel on x86) is as fast as it gets for the gathers;
-        # its sums are those of ops().events_forward (tested). The kernel's part is the backward.
-        a = F.embedding_bag(ev.cols, w1, ev.offsets, mode="sum", per_sample_weights=ev.vals.to(w1.dtype))
-        return a.view(B, T, -1).transpose(0, 1).contiguous()
+        # the row sums of torch's embedding_bag, rounded as it rounds them (tested), written time-major
+        return ops().events_forward(ev.cols, ev.vals, ev.offsets, w1, B, T)
 
     @staticmethod
     def backward(ctx, g):
         ev = ctx.ev
         return ops().events_backward(ev.rows, ev.cols, ev.vals, g, ctx.n_inputs), None
+
+
+class NativeEventLayerFunction(torch.autograd.Function):
+    """Layer 1 driven by the input's events, the input projection fused into its time loop (native).
+
+    ``forward(w1, v, ev, p, kb_rec)`` returns the spikes ``[T, B, H1]``: the same as
+    ``lif_layer(input_currents_time_major(ev, w1), None, v1, p, "native")`` without the ``[T, B, H1]``
+    currents in memory. The backward is that of both: the layer's BPTT, then ``X^T ga`` for w1.
+    """
+
+    @staticmethod
+    def forward(ctx, w1, v, ev, p, kb_rec):
+        B, T, _ = ev.shape
+        spk, mem = ops().lif_forward_events(ev.cols, ev.vals, ev.offsets, w1, B, T, v, p.alpha, p.beta,
+                                            p.threshold, True, kb_rec)
+        ctx.save_for_backward(spk, mem, v)
+        ctx.p, ctx.ev, ctx.n_inputs = p, ev, w1.shape[0]
+        return spk[1:]
+
+    @staticmethod
+    def backward(ctx, g_spk):
+        spk, mem, v = ctx.saved_tensors
+        p, ev = ctx.p, ctx.ev
+        need_w1, need_v = ctx.needs_input_grad[:2]
+        ga, gv = ops().lif_backward(g_spk, spk, mem, v, p.alpha, p.beta, p.threshold, p.scale, need_v, False)
+        g_w1 = ops().events_backward(ev.rows, ev.cols, ev.vals, ga, ctx.n_inputs) if need_w1 else None
+        return g_w1, (gv if need_v else None), None, None, None
+
+
+def layer1_from_events(ev, w1: Tensor, v: Tensor, p) -> Tensor:
+    """Spikes ``[T, B, H1]`` of layer 1 from an :class:`sccl.model.InputEvents` on the native kernel,
+    the input projection fused into the time loop (autograd-aware in w1 and v1)."""
+    lp = LayerParams(float(p.alpha), float(p.beta), float(p.threshold), float(p.scale))
+    B, T, _ = ev.shape
+    kb_rec = block_size(v.shape[0], v.shape[0], B, w1.dtype)
+    if torch.is_grad_enabled() and (w1.requires_grad or v.requires_grad):
+        return NativeEventLayerFunction.apply(w1, v, ev, lp, kb_rec)
+    spk, _ = ops().lif_forward_events(ev.cols, ev.vals, ev.offsets, w1, B, T, v, lp.alpha, lp.beta, lp.threshold,
+                                      False, kb_rec)
+    return spk[1:]
 
 
 def input_currents_time_major(ev, w1: Tensor) -> Tensor:

@@ -329,18 +329,25 @@ class InputEvents(NamedTuple):
     shape: tuple[int, int, int]   # (B, T, I)
 
 
-def input_events(x: Tensor) -> InputEvents:
+def input_events(x: Tensor, native: bool = False) -> InputEvents:
     """Events of a dense or sparse COO input ``[B, T, I]`` (duplicate COO entries are summed).
 
     Dense and sparse inputs give identical event lists, hence bit-identical network outputs.
+    ``native``: the row numbers and offsets come from the compiled kernel in one pass (the same
+    integers; for ``--kernel native``).
     """
     if x.dim() != 3:
         raise ValueError(f"input must be [B, T, I], got shape {tuple(x.shape)}")
     B, T, I = x.shape
     xs = x.coalesce() if x.is_sparse else x.to_sparse()
-    b, t, i = xs.indices()
-    rows = b * T + t                      # coalesced COO is sorted by (b, t, i), so rows are sorted
-    offsets = torch.searchsorted(rows, torch.arange(B * T, device=rows.device))
+    indices = xs.indices()
+    i = indices[2]
+    if native:
+        rows, offsets = kernels.ops().events_index(indices, B, T)
+    else:
+        b, t = indices[0], indices[1]
+        rows = b * T + t                      # coalesced COO is sorted by (b, t, i), so rows are sorted
+        offsets = torch.searchsorted(rows, torch.arange(B * T, device=rows.device))
     return InputEvents(rows, i, xs.values(), offsets, (B, T, I))
 
 
@@ -373,11 +380,12 @@ class InputProjectionFunction(torch.autograd.Function):
 
 def input_currents(x: Tensor, w1: Tensor) -> Tensor:
     """Layer-1 feed-forward currents ``X @ w1``, batch-major ``[B, T, H1]`` (the depth-0 latent)."""
-    ev = input_events(x)
+    native = kernels.mode(w1) == "native" and x.device.type == "cpu"
+    ev = input_events(x, native)
     if ev.shape[2] != w1.shape[0]:
         raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
     B, T, _ = ev.shape
-    if kernels.mode(w1) == "native":                 # computed time-major by the kernel
+    if native:                                       # computed time-major by the kernel
         return kernels.input_currents_time_major(ev, w1).transpose(0, 1)
     return InputProjectionFunction.apply(w1, ev).view(B, T, w1.shape[1])
 
@@ -519,7 +527,14 @@ class SpikingNet:
 
     def run(self, x: Tensor) -> NetOutput:
         """Full forward from the input ``x [B, T, I]``: ``NetOutput(logits [B, C], spk3 [B, T, H3])``."""
-        a1 = input_currents(x.to(self.device), self.weights["w1"])        # [B, T, H1]
+        w1 = self.weights["w1"]
+        if kernels.mode(w1) == "native" and x.device.type == "cpu":
+            # the input projection inside layer 1's time loop (same spikes, no [T, B, H1] currents)
+            ev = input_events(x, native=True)
+            if ev.shape[2] != w1.shape[0]:
+                raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
+            return self._finish(kernels.layer1_from_events(ev, w1, self.weights["v1"], self.params), 1)
+        a1 = input_currents(x.to(self.device), w1)        # [B, T, H1]
         return self._finish(a1.transpose(0, 1), 0)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -533,11 +548,18 @@ class SpikingNet:
         ``[B, T, H1]`` (float), depth 1..3 the spikes of that layer ``[B, T, H_d]`` (0/1 float)."""
         check_depth(depth)
         with torch.no_grad():
-            a1 = input_currents(x.to(self.device), self.weights["w1"])
-            if depth == 0:
-                return a1.contiguous()
-            h = a1.transpose(0, 1)
-            for level in range(1, depth + 1):
+            w1 = self.weights["w1"]
+            if depth >= 1 and kernels.mode(w1) == "native" and x.device.type == "cpu":
+                ev = input_events(x, native=True)     # layer 1 from the events (see run)
+                if ev.shape[2] != w1.shape[0]:
+                    raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
+                h, first = kernels.layer1_from_events(ev, w1, self.weights["v1"], self.params), 2
+            else:
+                a1 = input_currents(x.to(self.device), w1)
+                if depth == 0:
+                    return a1.contiguous()
+                h, first = a1.transpose(0, 1), 1
+            for level in range(first, depth + 1):
                 h = self._layer(level, h)
             return h.transpose(0, 1).contiguous()
 

@@ -261,9 +261,71 @@ def test_event_projection_kernels_equal_torch(native_ops, dtype):
     got = native_ops.events_forward(ev.cols, ev.vals, ev.offsets, w1.detach(), B, T)
     g_tm = g.view(B, T, -1).transpose(0, 1).contiguous()
     g_got = native_ops.events_backward(ev.rows, ev.cols, ev.vals, g_tm, w1.shape[0])
-    tol = 0 if dtype == torch.float32 else 1e-15        # float64 embedding_bag does not fuse its adds
-    assert rel_err(got, ref.detach().view(B, T, -1).transpose(0, 1)) <= tol
-    assert rel_err(g_got, g_ref) <= tol
+    # the forward rounds like embedding_bag (float32: fused multiply-adds; float64: products, then sums)
+    assert torch.equal(got, ref.detach().view(B, T, -1).transpose(0, 1))
+    assert rel_err(g_got, g_ref) <= (1e-6 if dtype == torch.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("B,T,H,rate", [(1, 7, 5, 0.5), (40, 16, 200, 0.4), (3, 300, 37, 0.05), (4, 9, 33, 0.0),
+                                        (2, 5, 1, 2.0)])
+def test_event_projection_kernels_shapes_and_empty_rows(native_ops, dtype, B, T, H, rate):
+    """Many row tiles (the backward groups the events of 256 rows at a time), empty rows (rate 0.05),
+    no events at all (rate 0), B = 1, widths that are not a multiple of the vector length."""
+    from sccl.model import InputProjectionFunction, input_events
+
+    g = torch.Generator().manual_seed(B * 1000 + T)
+    x = torch.poisson(torch.full((B, T, 23), rate), generator=g).to(dtype).to_sparse()
+    w1 = torch.randn(23, H, generator=g, dtype=dtype).requires_grad_(True)
+    ev = input_events(x)
+    ref = InputProjectionFunction.apply(w1, ev)
+    gr = torch.randn(ref.shape, generator=g, dtype=dtype)
+    (g_ref,) = torch.autograd.grad(ref, w1, gr)
+    got = native_ops.events_forward(ev.cols, ev.vals, ev.offsets, w1.detach(), B, T)
+    assert torch.equal(got, ref.detach().view(B, T, H).transpose(0, 1))
+    g_got = native_ops.events_backward(ev.rows, ev.cols, ev.vals, gr.view(B, T, H).transpose(0, 1).contiguous(), 23)
+    assert g_got.shape == (23, H)
+    assert rel_err(g_got, g_ref) <= (1e-6 if dtype == torch.float32 else 1e-14)
+    if rate == 0:
+        assert ev.cols.numel() == 0 and not got.any() and not g_got.any()
+    # the native event index (one pass in the kernel) gives the same integers as the torch ops
+    nat = input_events(x, native=True)
+    assert torch.equal(nat.rows, ev.rows) and torch.equal(nat.offsets, ev.offsets)
+    assert torch.equal(nat.cols, ev.cols) and torch.equal(nat.vals, ev.vals) and nat.shape == ev.shape
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("B,T,rate", [(1, 12, 0.5), (5, 16, 0.5), (3, 3, 0.5), (2, 1, 0.5), (4, 10, 0.0)])
+def test_layer1_from_events_equals_the_two_step_path(native_ops, dtype, B, T, rate):
+    """The input projection fused into layer 1's loop: the same spikes as lif_layer on the
+    events_forward currents (bit for bit), the same gradients of w1 and v1 to rounding."""
+    from sccl.model import input_events
+
+    p = lif_params(WIDE)
+    g = torch.Generator().manual_seed(7 * B + T)
+    x = torch.poisson(torch.full((B, T, 30), rate), generator=g).to(dtype).to_sparse()
+    w1 = (torch.randn(30, 200, generator=g, dtype=dtype) * 0.8).requires_grad_(True)
+    v1 = (torch.randn(200, 200, generator=g, dtype=dtype) * 0.1).requires_grad_(True)
+    ev = input_events(x, native=True)
+    kernels.set_kernel("native")
+    got = kernels.layer1_from_events(ev, w1, v1, p)
+    ref = kernels.lif_layer(kernels.input_currents_time_major(ev, w1), None, v1, p, "native")
+    assert torch.equal(got, ref)
+    if rate and T > 3:
+        assert 0 < ref.mean() < 1
+    gs = torch.randn(got.shape, generator=g, dtype=dtype)
+    g_got = torch.autograd.grad(got, (w1, v1), gs, allow_unused=True)
+    g_ref = torch.autograd.grad(ref, (w1, v1), gs, allow_unused=True)
+    for a, b in zip(g_got, g_ref):
+        assert rel_err(a, b) <= (1e-6 if dtype == torch.float32 else 1e-14)
+    with torch.no_grad():
+        assert torch.equal(kernels.layer1_from_events(ev, w1, v1, p), ref)
+
+
+def test_event_index_rejects_unsorted_events(native_ops):
+    idx = torch.tensor([[0, 0], [3, 1], [0, 0]])
+    with pytest.raises(RuntimeError, match="coalesced"):
+        native_ops.events_index(idx, 1, 5)
 
 
 def test_kernel_flag_selects_the_kernel_when_parsed():
@@ -299,3 +361,20 @@ def test_a_failed_build_is_remembered_not_retried(monkeypatch, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all("g++ not found" in line for line in err)
     assert "earlier build" in err[1]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("R,K,N,rate", [(700, 200, 200, 0.1), (600, 100, 50, 0.1), (1, 200, 37, 0.5), (300, 200, 200, 0.0),
+                                        (513, 120, 130, 0.3), (50, 37, 9, 0.4), (260, 203, 64, 0.2)])
+def test_spike_grad_weight_equals_the_matmul(native_ops, dtype, R, K, N, rate):
+    """S^T G: the tiled grouping (large gradients, several 256-row tiles) and the row scatter (small
+    ones), 0/1 and count-valued S, rows without spikes, widths that are not a multiple of the vector."""
+    g = torch.Generator().manual_seed(R + K + N)
+    S = (torch.rand(R, K, generator=g) < rate).to(dtype)
+    G = torch.randn(R, N, generator=g, dtype=dtype)
+    for s in (S, S * torch.randint(1, 4, S.shape, generator=g).to(dtype)):
+        got = native_ops.spike_grad_weight(s, G, False)
+        ref = torch.mm(s.t(), G)
+        assert got.shape == (K, N)
+        assert rel_err(got, ref) <= (1e-6 if dtype == torch.float32 else 1e-14)
+        assert torch.equal(native_ops.spike_grad_weight(s, G, True), ref)
