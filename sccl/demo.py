@@ -50,7 +50,11 @@ class Plan:
     weight_scale: float    # init scale (the original's 0.2 leaves layer 3 silent at first: slow start)
     cl_epochs: int         # sample / class continual epochs
     progressive_epochs: int
-    cl_lr: float = 1e-3    # every continual run's lr
+    cl_lr: float = 1e-3    # every sample- and class-incremental run's lr
+    # progressive: the original's own lr (hard-coded 2e-4 there; 1e-3 forgot the English classes
+    # within the first German class) and the largest memory of its driver's sweep (1..4 batches)
+    progressive_lr: float = 2e-4
+    progressive_memory: int = 4
     sample_memory: tuple = (2, 4, 8)  # LR batches at depth 1 (the lines of Fig. 5a, sample panel)
     class_memory: tuple = (1, 2)      # LR batches per old class at depth 2 (Fig. 5a, class panel)
     seeds: tuple = (0, 1, 2)
@@ -75,7 +79,7 @@ class Plan:
 FULL = Plan(n_rep=16, batch_size=16, pretrain_epochs=40, class_pretrain_epochs=30, ten_pretrain_epochs=20,
             pretrain_lr=1e-3, weight_scale=0.5, cl_epochs=6, progressive_epochs=4)
 QUICK = Plan(n_rep=4, batch_size=8, pretrain_epochs=2, class_pretrain_epochs=2, ten_pretrain_epochs=2, pretrain_lr=2e-3, weight_scale=1.0, cl_epochs=2,
-             progressive_epochs=1, sample_memory=(1, 2), class_memory=(1,), seeds=(0, 1),
+             progressive_epochs=1, sample_memory=(1, 2), class_memory=(1,), seeds=(0, 1), progressive_memory=1,
              net_flags=("--nb_hidden=32", "--nb_steps=50"))
 
 
@@ -185,9 +189,9 @@ def steps(plan: Plan, out: Path) -> list[Step]:
         st.append(Step(f"progressive-s{s}", f"progressive English -> German, compressed LR 1:2, seed {s}",
                        "class_incremental_multiclasses",
                        ["latent_replay_subsample.py", f"--seed={s}", f"--statedict_dir={sd10}", f"--out_dir={out_p}",
-                        *net, f"--nb_epochs={plan.progressive_epochs}", f"--lr={plan.cl_lr}", "--latent_depth=1",
-                        f"--latent_batches={max(1, m // 2)}", f"--latent_subsample={half}"],
-                       needs=("pre-10classes", *english), kind="continual", cost=plan.progressive_epochs * 10 * 0.65))
+                        *net, f"--nb_epochs={plan.progressive_epochs}", f"--lr={plan.progressive_lr}", "--latent_depth=1",
+                        f"--latent_batches={plan.progressive_memory}", f"--latent_subsample={half}"],
+                       needs=("pre-10classes", *english), kind="continual", cost=plan.progressive_epochs * 10 * 0.2 * plan.progressive_memory))
     st.append(Step("compression", "compression example (the report's compression figure)", ".",
                    ["-m", "sccl", "compression", f"--statedict_dir={sd64 / f'seed{plan.seeds[0]}'}",
                     f"--out={out / 'compression_example.json'}"],
