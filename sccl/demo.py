@@ -320,20 +320,20 @@ def _interrupt(signum, frame):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="sccl demo", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="sccl demo", description=__doc__.split("\n\n")[0].replace("``", ""),
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out_dir", "--out-dir", type=Path, default=Path("results") / "demo",
                    help="folder for the data, the pretrained models, every result, the logs and the report")
     p.add_argument("--quick", action="store_true", help="a tiny smoke version (about a minute, used by the tests)")
     p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                   help="steps run side by side, one torch thread each (default: the number of cores, at most 4)")
+                   help="steps run side by side, one torch thread each (the number of cores, at most 4)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per step (on a shared 2-core machine a 2-thread torch process next to "
                         "another busy process runs many times slower)")
-    p.add_argument("--kernel", choices=("auto", "torch", "exact", "native"), default=None,
-                   help="what runs the time loops in every step (default: native, the compiled spike-driven "
-                        "loop: same spikes and predictions as torch, gradients to the float32 floor; auto = "
-                        "bit-identical to torch; docs/performance.md)")
+    p.add_argument("--kernel", choices=("auto", "torch", "exact", "native"), default=FULL.kernel,
+                   help="what runs the time loops in every step: native = the compiled spike-driven loop (same "
+                        "spikes and predictions as torch, gradients to the float32 floor), auto = bit-identical "
+                        "to torch (docs/performance.md)")
     p.add_argument("--dry_run", "--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--resume", action="store_true",
                    help="skip the steps an earlier demo in the same --out_dir finished (logs/<step>.done)")
@@ -341,8 +341,7 @@ def main(argv=None) -> int:
     if args.jobs < 1 or args.threads < 1:
         raise ConfigError(f"--jobs and --threads must be >= 1, got {args.jobs} and {args.threads}")
     plan = QUICK if args.quick else FULL
-    if args.kernel:
-        plan = replace(plan, kernel=args.kernel)
+    plan = replace(plan, kernel=args.kernel)
     out = args.out_dir.resolve()
     st = steps(plan, out)
     if not args.dry_run:
