@@ -424,3 +424,21 @@ def test_main_is_callable_and_raises_sccl_error(tmp_path):
 
     with pytest.raises(SCCLError):
         main(["--results", str(tmp_path)])
+
+
+def test_batch_list_runs_are_one_line_not_rows(tmp_path):
+    """`--removed_only` metas (batch lists, no model) are counted under the pretraining table."""
+    from sccl.report import tables as T
+
+    def meta(held, removed_only, acc):
+        return (Path(f"sd/meta_class_{held}.json"),
+                {"kind": "pretrain", "mode": "class", "held_out": held, "dataset": "synthetic", "test_accuracy": acc,
+                 "n_train_batches": 10, "n_test_batches": 2,
+                 "config": {"removed_only": removed_only, "nb_epochs": 30, "seed": 0, "net": {"nb_hidden": 200}}})
+    md, rows = T.pretrain_table([meta(3, False, 0.9), meta(0, True, None), meta(1, True, None)])
+    assert [r["held_out"] for r in rows] == [3]
+    assert md.count("\n| class |") == 1 and "| class | 3 | synthetic SHD | 90.00 |" in md
+    assert md.endswith("Also 2 batch-list runs (`--removed_only`: the held-out data's batch lists, no model) "
+                       "for held-out 0, 1 in sd.")
+    md, rows = T.pretrain_table([meta(0, True, None)])
+    assert rows == [] and md.startswith("No trained model") and "1 batch-list runs" in md

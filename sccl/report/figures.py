@@ -252,6 +252,51 @@ def fig6(section: Section, path: Path) -> Path | None:
         return save(fig, path)
 
 
+# offsets (points) tried in turn for a point's label: right-above, right-below, left-above, ...
+_LABEL_SPOTS = ((6, 4, "left"), (6, -12, "left"), (-6, 4, "right"), (-6, -12, "right"),
+                (6, 14, "left"), (6, -22, "left"), (-6, 14, "right"), (-6, -22, "right"))
+
+
+def place_labels(fig, notes) -> None:
+    """Annotate each ``(ax, x, y, text)`` at the first offset where its text stays inside the axes
+    and overlaps neither an earlier label, a marker nor a text already there (else at the first
+    offset): labels of nearby points stay readable."""
+    for ax in {id(n[0]): n[0] for n in notes}.values():
+        ax.set_ylim(ax.get_ylim())      # freeze the limits: the pixel boxes below stay valid
+    renderer = fig.canvas.get_renderer()
+    taken = []
+    for ax in {id(n[0]): n[0] for n in notes}.values():   # texts already there (the naive label)
+        for t in ax.texts:
+            b = t.get_window_extent(renderer)
+            taken.append((b.x0, b.y0, b.x1, b.y1))
+    for ax, x, y, _ in notes:           # every marker is an obstacle (about 9 x 9 px around it)
+        px, py = ax.transData.transform((x, y))
+        taken.append((px - 5, py - 5, px + 5, py + 5))
+
+    def clear(b):
+        return all(b.x1 <= t[0] or b.x0 >= t[2] or b.y1 <= t[1] or b.y0 >= t[3] for t in taken)
+
+    for ax, x, y, text in notes:
+        ann = None
+        for dx, dy, ha in _LABEL_SPOTS:
+            if ann is not None:
+                ann.remove()
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha,
+                              fontsize=8, color="0.25")
+            box = ann.get_window_extent(renderer)
+            frame = ax.get_window_extent(renderer)
+            inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
+            if inside and clear(box):
+                break
+        else:
+            ann.remove()
+            dx, dy, ha = _LABEL_SPOTS[0]
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, fontsize=8,
+                              color="0.25")
+            box = ann.get_window_extent(renderer)
+        taken.append((box.x0, box.y0, box.x1, box.y1))
+
+
 def memory_figure(section: Section, path: Path) -> Path | None:
     """Final total accuracy (%) vs replay memory (KB, log axis) of every configuration: colour =
     strategy, marker = depth, ± std bars; naive (no memory) as a dotted horizontal line."""
@@ -261,8 +306,9 @@ def memory_figure(section: Section, path: Path) -> Path | None:
     from matplotlib.lines import Line2D
 
     with style():
-        fig, axes = new_figure(1, len(panels), height=4.8, sharey=True)
+        fig, axes = new_figure(1, len(panels), height=4.8, sharey=False)  # each panel its own range
         used_s, used_d = set(), set()
+        notes = []   # (ax, x, y, text): placed once every limit is known (place_labels)
         for ax, (exp, groups) in zip(axes[0], panels):
             kbs = [g.memory_kb() for g in groups if g.memory_kb()]
             for g in groups:
@@ -280,9 +326,7 @@ def memory_figure(section: Section, path: Path) -> Path | None:
                 ax.errorbar([g.memory_kb()], [f.mean * 100], yerr=[(f.std or 0) * 100], color=color,
                             marker=DEPTH_MARKER.get(g.depth, "o"), markersize=8, capsize=3, linestyle="none",
                             markeredgecolor="k", markeredgewidth=0.6)
-                note = (f"{g.ratio}, " if g.compressed else "") + f"n={g.n}"
-                ax.annotate(note, (g.memory_kb(), f.mean * 100), xytext=(6, 4), textcoords="offset points",
-                            fontsize=8, color="0.25")
+                notes.append((ax, g.memory_kb(), f.mean * 100, (f"{g.ratio}, " if g.compressed else "") + f"n={g.n}"))
             pre = pretrain_levels(groups)
             if pre.mean is not None:
                 ax.axhline(pre.mean * 100, color="k", linestyle="--", linewidth=1.2)
@@ -294,6 +338,7 @@ def memory_figure(section: Section, path: Path) -> Path | None:
             ax.set_xlabel("replay memory (KB, log scale)")
             ax.set_title(EXPERIMENT_TITLE[exp])
         axes[0][0].set_ylabel("final total accuracy (%)")
+        place_labels(fig, notes)
         from sccl.registry import find
         from sccl.report.runs import SCRIPT_LABEL, SCRIPT_ORDER
 

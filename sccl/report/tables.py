@@ -347,6 +347,17 @@ def pretrain_table(metas: list[tuple[Path, dict]]) -> tuple[str, list[dict]]:
     if not metas:
         return ("No pretraining meta files (`meta_<tag>.json`) found: pass `--statedict_dir` or keep the "
                 "statedict folders under `--results`.", [])
+    # `--removed_only` runs write batch lists, not a model: one line under the table, not a row each
+    lists = [(p, d) for p, d in metas if (d.get("config") or {}).get("removed_only")]
+    metas = [(p, d) for p, d in metas if not (d.get("config") or {}).get("removed_only")]
+    list_note = ""
+    if lists:
+        held = sorted({d.get("held_out") for _, d in lists if d.get("held_out") is not None})
+        folders = sorted({p.parent.name for p, _ in lists})
+        list_note = (f"\n\nAlso {len(lists)} batch-list runs (`--removed_only`: the held-out data's batch lists, no "
+                     f"model) for held-out {', '.join(map(str, held))} in {', '.join(folders)}.")
+    if not metas:
+        return "No trained model among the pretraining meta files." + list_note, []
     order = {"speaker": 0, "class": 1, "10classes": 2}
     metas = sorted(metas, key=lambda t: (order.get(t[1].get("mode"), 9), str(t[1].get("dataset")),
                                           t[1].get("held_out") if t[1].get("held_out") is not None else -1,
@@ -371,7 +382,7 @@ def pretrain_table(metas: list[tuple[Path, dict]]) -> tuple[str, list[dict]]:
     for mode, ds in keys:
         st = M.mean_std(d.get("test_accuracy") for _, d in metas if (d.get("mode"), d.get("dataset")) == (mode, ds))
         summary.append(f"* {mode}, {dataset_label(ds)}: test accuracy {st.fmt()}")
-    return md_table(header, md) + "\n\n" + "\n".join(summary), rows
+    return md_table(header, md) + "\n\n" + "\n".join(summary) + list_note, rows
 
 
 # --------------------------------------------------------------------------- the whole file
