@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -152,6 +153,23 @@ struct Vec {
 // The largest number of vector accumulators one pass keeps in registers.
 constexpr int kMaxVecs = 16;
 
+// Runs f(std::integral_constant<int, NV>{}, k0, n) for each chunk [k0, k0 + n) of N columns, n <=
+// kMaxVecs vectors: NV = ceil(n / L) is a compile-time constant, so a chunk's accumulators stay in
+// registers (the kernels' one dispatch from a runtime width to their NV-templated bodies).
+template <typename T, typename F>
+inline void for_column_chunks(int N, F&& f) {
+  constexpr int L = Vec<T>::L;
+  for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
+    const int n = std::min(N - k0, kMaxVecs * L);
+    switch ((n + L - 1) / L) {
+#define SCCL_CASE(NV) case NV: f(std::integral_constant<int, NV>{}, k0, n); break;
+      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
+      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
+#undef SCCL_CASE
+    }
+  }
+}
+
 // Asks for bytes [p, p + n) in cache ahead of random-order reads (a sequential sweep the hardware
 // prefetcher follows, instead of one cache miss per first touch later).
 inline void prefetch_span(const void* p, int64_t n) {
@@ -203,16 +221,9 @@ inline void spike_rows_vec(T* __restrict out, const T* __restrict W, int N, int 
 template <typename T>
 inline void spike_rows(T* __restrict out, const T* __restrict W, int N, const int* idx, int m, const T* val,
                        int kb, T* /*unused*/) {
-  constexpr int L = Vec<T>::L;
-  for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
-    const int n = std::min(N - k0, kMaxVecs * L);
-    switch ((n + L - 1) / L) {
-#define SCCL_CASE(NV) case NV: spike_rows_vec<T, NV>(out, W, N, k0, n, idx, m, val, kb); break;
-      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
-      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
-#undef SCCL_CASE
-    }
-  }
+  for_column_chunks<T>(N, [&](auto nv, int k0, int n) {
+    spike_rows_vec<T, decltype(nv)::value>(out, W, N, k0, n, idx, m, val, kb);
+  });
 }
 
 // acc[k0 .. k0 + n) of one output row of the input projection, NV vectors (the last one n - (NV-1) L
@@ -246,16 +257,9 @@ inline void gather_rows(T* __restrict out, const T* __restrict w, int H, int k0,
 
 template <typename T>
 inline void gather_row(T* out, const T* w, int H, const int64_t* cols, const T* vals, int64_t e0, int64_t e1) {
-  constexpr int L = Vec<T>::L;
-  for (int k0 = 0; k0 < H; k0 += kMaxVecs * L) {
-    const int n = std::min(H - k0, kMaxVecs * L);
-    switch ((n + L - 1) / L) {
-#define SCCL_CASE(NV) case NV: gather_rows<T, NV>(out, w, H, k0, n, cols, vals, e0, e1); break;
-      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
-      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
-#undef SCCL_CASE
-    }
-  }
+  for_column_chunks<T>(H, [&](auto nv, int k0, int n) {
+    gather_rows<T, decltype(nv)::value>(out, w, H, k0, n, cols, vals, e0, e1);
+  });
 }
 
 // ----------------------------------------------------------------------------------- forward
@@ -464,16 +468,9 @@ inline void weighted_rows_add(T* __restrict acc_row, const T* __restrict G, int 
 
 template <typename T, typename I>
 inline void weighted_rows_add_all(T* acc_row, const T* G, int N, int m, const I* rows, const T* val) {
-  constexpr int L = Vec<T>::L;
-  for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
-    const int n = std::min(N - k0, kMaxVecs * L);
-    switch ((n + L - 1) / L) {
-#define SCCL_CASE(NV) case NV: weighted_rows_add<T, NV, I>(acc_row, G, N, k0, n, m, rows, val); break;
-      SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
-      SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
-#undef SCCL_CASE
-    }
-  }
+  for_column_chunks<T>(N, [&](auto nv, int k0, int n) {
+    weighted_rows_add<T, decltype(nv)::value, I>(acc_row, G, N, k0, n, m, rows, val);
+  });
 }
 
 // gW [K, N] += S^T G for S [R, K] (0/1 spikes or counts, mostly zero) and a dense G [R, N]. Large gW: the rows are
