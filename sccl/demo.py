@@ -107,8 +107,8 @@ def steps(plan: Plan, out: Path) -> list[Step]:
     net = [f"--batch_size={plan.batch_size}", *plan.net_flags, f"--kernel={plan.kernel}"]
     sp, rc = f"--speaker={plan.speaker}", f"--removed_class={plan.removed_class}"
     pre = [*net, f"--data_dir={data}", f"--lr={plan.pretrain_lr}", f"--weight_scale={plan.weight_scale}"]
-    # one lr for every continual run (the originals' scripts differ: 2e-4 or 1e-3), so that the
-    # strategies of a panel differ only in their memory
+    # one lr for every sample- and class-incremental run (the originals' scripts differ: 2e-4 or
+    # 1e-3), so that the strategies of a panel differ only in their memory; progressive has its own
     cl = [*net, f"--override_epochs={plan.cl_epochs}", f"--lr={plan.cl_lr}"]
     n_steps = 50 if "--nb_steps=50" in plan.net_flags else 100
     half, tenth = n_steps // 2, n_steps // 10

@@ -378,12 +378,18 @@ class InputProjectionFunction(torch.autograd.Function):
         return g_w1, None
 
 
-def input_currents(x: Tensor, w1: Tensor) -> Tensor:
-    """Layer-1 feed-forward currents ``X @ w1``, batch-major ``[B, T, H1]`` (the depth-0 latent)."""
-    native = kernels.mode(w1) == "native" and x.device.type == "cpu"
+def checked_events(x: Tensor, w1: Tensor, native: bool = False) -> InputEvents:
+    """:func:`input_events` of ``x``, checked against the input width of ``w1``."""
     ev = input_events(x, native)
     if ev.shape[2] != w1.shape[0]:
         raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
+    return ev
+
+
+def input_currents(x: Tensor, w1: Tensor) -> Tensor:
+    """Layer-1 feed-forward currents ``X @ w1``, batch-major ``[B, T, H1]`` (the depth-0 latent)."""
+    native = kernels.mode(w1) == "native" and x.device.type == "cpu"
+    ev = checked_events(x, w1, native)
     B, T, _ = ev.shape
     if native:                                       # computed time-major by the kernel
         return kernels.input_currents_time_major(ev, w1).transpose(0, 1)
@@ -525,16 +531,21 @@ class SpikingNet:
         logits = readout(h, self.weights["w_out"], self.params.alpha, self.params.beta)
         return NetOutput(logits, h.transpose(0, 1))
 
+    def _layer1_fused(self, x: Tensor) -> Tensor | None:
+        """Layer-1 spikes ``[T, B, H1]`` with the input projection inside its time loop (the native
+        kernel on the CPU: same spikes, no ``[T, B, H1]`` currents); None where that kernel does not run."""
+        w1 = self.weights["w1"]
+        if kernels.mode(w1) != "native" or x.device.type != "cpu":
+            return None
+        ev = checked_events(x, w1, native=True)
+        return kernels.layer1_from_events(ev, w1, self.weights["v1"], self.params)
+
     def run(self, x: Tensor) -> NetOutput:
         """Full forward from the input ``x [B, T, I]``: ``NetOutput(logits [B, C], spk3 [B, T, H3])``."""
-        w1 = self.weights["w1"]
-        if kernels.mode(w1) == "native" and x.device.type == "cpu":
-            # the input projection inside layer 1's time loop (same spikes, no [T, B, H1] currents)
-            ev = input_events(x, native=True)
-            if ev.shape[2] != w1.shape[0]:
-                raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
-            return self._finish(kernels.layer1_from_events(ev, w1, self.weights["v1"], self.params), 1)
-        a1 = input_currents(x.to(self.device), w1)        # [B, T, H1]
+        s1 = self._layer1_fused(x)
+        if s1 is not None:
+            return self._finish(s1, 1)
+        a1 = input_currents(x.to(self.device), self.weights["w1"])        # [B, T, H1]
         return self._finish(a1.transpose(0, 1), 0)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -548,14 +559,11 @@ class SpikingNet:
         ``[B, T, H1]`` (float), depth 1..3 the spikes of that layer ``[B, T, H_d]`` (0/1 float)."""
         check_depth(depth)
         with torch.no_grad():
-            w1 = self.weights["w1"]
-            if depth >= 1 and kernels.mode(w1) == "native" and x.device.type == "cpu":
-                ev = input_events(x, native=True)     # layer 1 from the events (see run)
-                if ev.shape[2] != w1.shape[0]:
-                    raise ValueError(f"input has {ev.shape[2]} channels but w1 expects {w1.shape[0]}")
-                h, first = kernels.layer1_from_events(ev, w1, self.weights["v1"], self.params), 2
+            s1 = self._layer1_fused(x) if depth >= 1 else None
+            if s1 is not None:
+                h, first = s1, 2
             else:
-                a1 = input_currents(x.to(self.device), w1)
+                a1 = input_currents(x.to(self.device), self.weights["w1"])
                 if depth == 0:
                     return a1.contiguous()
                 h, first = a1.transpose(0, 1), 1

@@ -501,22 +501,15 @@ inline void row_scatter(T* __restrict gW, const T* __restrict g, const T* srow, 
 // S^T G for a small gW (fits in L1): row by row, no grouping.
 template <typename T>
 void spike_t_matmul_rows(T* __restrict gW, const T* S, const T* G, int64_t R, int K, int N) {
-  constexpr int L = Vec<T>::L;
   std::vector<int> idx(K);
   for (int64_t r = 0; r < R; ++r) {
     const T* srow = S + r * K;
     const int m = active_units(srow, K, idx.data());
     if (!m) continue;
     const T* g = G + r * N;
-    for (int k0 = 0; k0 < N; k0 += kMaxVecs * L) {
-      const int n = std::min(N - k0, kMaxVecs * L);
-      switch ((n + L - 1) / L) {
-#define SCCL_CASE(NV) case NV: row_scatter<T, NV>(gW, g, srow, N, k0, n, idx.data(), m); break;
-        SCCL_CASE(1) SCCL_CASE(2) SCCL_CASE(3) SCCL_CASE(4) SCCL_CASE(5) SCCL_CASE(6) SCCL_CASE(7) SCCL_CASE(8)
-        SCCL_CASE(9) SCCL_CASE(10) SCCL_CASE(11) SCCL_CASE(12) SCCL_CASE(13) SCCL_CASE(14) SCCL_CASE(15) SCCL_CASE(16)
-#undef SCCL_CASE
-      }
-    }
+    for_column_chunks<T>(N, [&](auto nv, int k0, int n) {
+      row_scatter<T, decltype(nv)::value>(gW, g, srow, N, k0, n, idx.data(), m);
+    });
   }
 }
 

@@ -261,40 +261,30 @@ def place_labels(fig, notes) -> None:
     """Annotate each ``(ax, x, y, text)`` at the first offset where its text stays inside the axes
     and overlaps neither an earlier label, a marker nor a text already there (else at the first
     offset): labels of nearby points stay readable."""
-    for ax in {id(n[0]): n[0] for n in notes}.values():
+    axes = list({id(n[0]): n[0] for n in notes}.values())
+    for ax in axes:
         ax.set_ylim(ax.get_ylim())      # freeze the limits: the pixel boxes below stay valid
     renderer = fig.canvas.get_renderer()
-    taken = []
-    for ax in {id(n[0]): n[0] for n in notes}.values():   # texts already there (the naive label)
-        for t in ax.texts:
-            b = t.get_window_extent(renderer)
-            taken.append((b.x0, b.y0, b.x1, b.y1))
+    taken = [tuple(t.get_window_extent(renderer).extents) for ax in axes for t in ax.texts]  # the naive label
     for ax, x, y, _ in notes:           # every marker is an obstacle (about 9 x 9 px around it)
         px, py = ax.transData.transform((x, y))
         taken.append((px - 5, py - 5, px + 5, py + 5))
 
-    def clear(b):
-        return all(b.x1 <= t[0] or b.x0 >= t[2] or b.y1 <= t[1] or b.y0 >= t[3] for t in taken)
+    def fits(ax, b):
+        frame = ax.get_window_extent(renderer)
+        inside = b.x0 >= frame.x0 and b.x1 <= frame.x1 and b.y0 >= frame.y0 and b.y1 <= frame.y1
+        return inside and all(b.x1 <= t[0] or b.x0 >= t[2] or b.y1 <= t[1] or b.y0 >= t[3] for t in taken)
 
     for ax, x, y, text in notes:
-        ann = None
-        for dx, dy, ha in _LABEL_SPOTS:
-            if ann is not None:
-                ann.remove()
+        spots = (*_LABEL_SPOTS, _LABEL_SPOTS[0])             # nothing fits: the first spot after all
+        for i, (dx, dy, ha) in enumerate(spots):
             ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha,
                               fontsize=8, color="0.25")
             box = ann.get_window_extent(renderer)
-            frame = ax.get_window_extent(renderer)
-            inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
-            if inside and clear(box):
+            if i == len(spots) - 1 or fits(ax, box):
                 break
-        else:
             ann.remove()
-            dx, dy, ha = _LABEL_SPOTS[0]
-            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, fontsize=8,
-                              color="0.25")
-            box = ann.get_window_extent(renderer)
-        taken.append((box.x0, box.y0, box.x1, box.y1))
+        taken.append(tuple(box.extents))
 
 
 def memory_figure(section: Section, path: Path) -> Path | None:
