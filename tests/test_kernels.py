@@ -116,6 +116,27 @@ def test_native_spikes_identical_gradients_to_the_floor(native_ops, net, dtype):
         assert 1 <= kb <= 200
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_backward_blas_call_equals_atens(native_ops, dtype, monkeypatch):
+    """The backward's per-step products ga_{t+1} v^T go to the BLAS's gemm directly (no ATen dispatch);
+    SCCL_NATIVE_BLAS=aten makes ATen's addmm_out call instead: the same routine and arguments, so the
+    same bits, at every layer width (T = 20 > 3 steps, so the product runs)."""
+    net = NetConfig(nb_inputs=64, nb_hidden=200, nb_outputs=6, nb_steps=20)
+    w = weights(net, gain=3.0, dtype=dtype)
+    x, y = batch(net, dtype=dtype)
+    direct = step("native", net, w, x, y)
+    monkeypatch.setenv("SCCL_NATIVE_BLAS", "aten")
+    via_aten = step("native", net, w, x, y)
+    assert_spiking(direct[1])
+    assert direct[3].keys() == via_aten[3].keys() == set(w)
+    for k in direct[3]:
+        assert torch.equal(direct[3][k], via_aten[3][k]), k
+    # and both are the PyTorch path's gradients to the floor
+    ref = step("torch", net, w, x, y)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert all(rel_err(direct[3][k], ref[3][k]) < tol for k in ref[3])
+
+
 @pytest.mark.parametrize("kind", ["exact", "native"])
 def test_kernel_matches_the_literal_oracle_in_float64(native_ops, kind):
     w = weights(SMALL, seed=3, dtype=torch.float64)
