@@ -143,6 +143,41 @@ def test_duration(seconds, text):
     assert bg.parse_duration(text) == pytest.approx(seconds, rel=0.03)
 
 
+# ----------------------------------------------------------------------------- running a child
+
+def test_run_timed_stamps_lines_as_they_arrive_and_counts_cpu():
+    code = ("import time\nprint('first', flush=True)\ntime.sleep(0.6)\nt = time.process_time()\n"
+            "while time.process_time() - t < 0.3: pass\nprint('second')")
+    timed = bg.run_timed([sys.executable, "-c", code], ROOT, bg.child_env())
+    assert timed.status == 0 and [text for _, text in timed.lines] == ["first", "second"]
+    (t1, _), (t2, _) = timed.lines
+    assert t2 - t1 >= 0.8 and timed.wall >= t2  # stamped when read, not when the child ended
+    assert 0.3 <= timed.cpu < timed.wall        # the child's own CPU time (wait4), not the sleep
+
+
+def _fake(kind_key, code, *flags):
+    from sccl.suite.spec import RunSpec
+
+    kind = bg.BY_KEY[kind_key]
+    spec = RunSpec("", ["-c", code, *flags], kind="pretrain" if flags else "data", threads_flag=False)
+    return kind, spec
+
+
+def test_a_failed_run_and_missing_epoch_lines_stop_the_benchmark(tmp_path):
+    (tmp_path / "logs").mkdir()
+    kind, spec = _fake("data", "import sys; print('boom'); sys.exit(3)")
+    with pytest.raises(bg.RunFailed, match=r"data failed with exit status 3(.|\n)*boom"):
+        bg.run_kind(kind, spec, spec, 1, tmp_path, bg.child_env(), "native")
+    # a pretraining of 2 epochs that prints one epoch line: the parse would be wrong, so it is an error
+    kind, spec = _fake("pretrain_speaker", "print('Epoch 1: loss=1.0')", "--nb_epochs=2")
+    with pytest.raises(bg.RunFailed, match="1 epoch blocks .* expected 2"):
+        bg.run_kind(kind, spec, spec, 12, tmp_path, bg.child_env(), "native")
+    kind, spec = _fake("pretrain_speaker", "print('Epoch 1: loss=1.0')\nprint('Epoch 2: loss=0.5')", "--nb_epochs=2")
+    row = bg.run_kind(kind, spec, spec, 12, tmp_path, bg.child_env(), "torch")
+    assert row["epochs_measured"] == 2 and row["grid_epochs"] == 2 and row["count"] == 12
+    assert "--kernel=torch" in row["command"] and row["kernel"] is None  # no records: nothing recorded
+
+
 # ----------------------------------------------------------------------------- the real thing
 
 def _cells(line: str) -> list[str]:
