@@ -20,7 +20,7 @@ help:
 	@echo "make test-demo  - the quick demo pipeline end to end (minutes)"
 	@echo "make test-slurm - the SLURM tests on a single-node cluster it installs (root, apt-get) and starts"
 	@echo "make bench   - performance benchmarks (baseline vs sccl, ratios)"
-	@echo "make bench-grid - one real run of each kind of the paper grid, extrapolated to its run time (~10-20 min)"
+	@echo "make bench-grid - one real run of each kind of the paper grid, extrapolated to its run time (~7 min, native)"
 	@echo "make report  - tables and figures from the result records under results/"
 	@echo "make install - only create .venv and install sccl into it"
 	@echo "make golden  - rewrite tests/golden/ after a deliberate output change (docs/testing.md)"
