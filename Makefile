@@ -8,8 +8,11 @@ DEMO_DIR   ?= results/demo
 REPORT_DIR ?= $(DEMO_DIR)
 # extra flags of `sccl demo`, e.g. DEMO_ARGS=--resume or DEMO_ARGS="--jobs 4"
 DEMO_ARGS  ?=
+# `make bench-grid`: where its table goes (+ .json) and extra flags, e.g. BENCH_GRID_ARGS="--kernel torch"
+BENCH_GRID_OUT  ?= results/bench_grid.md
+BENCH_GRID_ARGS ?=
 
-.PHONY: install test test-demo test-slurm demo bench report clean help golden mutants
+.PHONY: install test test-demo test-slurm demo bench bench-grid report clean help golden mutants
 
 help:
 	@echo "make demo    - the whole pipeline on the embedded synthetic SHD (minutes on 2 cores)"
@@ -17,6 +20,7 @@ help:
 	@echo "make test-demo  - the quick demo pipeline end to end (minutes)"
 	@echo "make test-slurm - the SLURM tests on a single-node cluster it installs (root, apt-get) and starts"
 	@echo "make bench   - performance benchmarks (baseline vs sccl, ratios)"
+	@echo "make bench-grid - one real run of each kind of the paper grid, extrapolated to its run time (~7 min, native)"
 	@echo "make report  - tables and figures from the result records under results/"
 	@echo "make install - only create .venv and install sccl into it"
 	@echo "make golden  - rewrite tests/golden/ after a deliberate output change (docs/testing.md)"
@@ -57,6 +61,10 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/run_all.py
+
+# the run-time table of the paper grid (docs/sweeps.md): one thread per run, --kernel native by default
+bench-grid: install
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_grid.py --out $(BENCH_GRID_OUT) $(BENCH_GRID_ARGS)
 
 # the compression figure's data is written by an analysis command; the report reads records only
 report: install
