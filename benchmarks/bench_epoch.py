@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -88,6 +87,7 @@ from sccl.data.binning import make_batches  # noqa: E402
 from sccl.data.shd import load_shd  # noqa: E402
 from sccl.data.synthetic import make_synthetic_shd  # noqa: E402
 from sccl.model import SpikingNet, init_weights, trainable_names  # noqa: E402
+from sccl.runtime import cpu_model  # noqa: E402
 from sccl.strategies import MemorySpec, feed, make_buffer  # noqa: E402
 from sccl.training import encode_items, score, step_output, train_epochs  # noqa: E402
 
@@ -299,8 +299,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     net = NetConfig()
     t_start = time.perf_counter()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-               "?") if os.path.exists("/proc/cpuinfo") else platform.processor()
+    cpu = cpu_model()
     load0 = os.getloadavg()
     print(f"# bench_epoch: sccl {kernels.describe()}", flush=True)
     print(f"# bench_epoch: torch {torch.__version__}, {torch.get_num_threads()} threads (set), {cpu}, "

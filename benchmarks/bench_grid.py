@@ -397,14 +397,9 @@ def out_dir_of(argv: list[str]) -> Path | None:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from sccl.runtime import cpu_model
+
+    cpu = cpu_model()
     try:
         from importlib.metadata import version
         torch_version = version("torch")

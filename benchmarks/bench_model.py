@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -55,6 +54,7 @@ from oracle import oracle_forward, oracle_forward_from, oracle_loss  # noqa: E40
 from sccl.config import NetConfig  # noqa: E402
 from sccl import kernels  # noqa: E402
 from sccl.model import SpikingNet, init_weights, trainable_names  # noqa: E402
+from sccl.runtime import cpu_model  # noqa: E402
 
 B, T = 64, 100
 
@@ -287,7 +287,7 @@ def phase_floors(net, nnz, rates, peak):
     }
 
 
-def dense_product_times(net, weights, repeats: int) -> dict[str, float]:
+def dense_product_times(net, repeats: int) -> dict[str, float]:
     """CPU ms (min over ``repeats``) per phase of the dense-gradient products alone, run by the BLAS at
     their real shapes with nothing else: the floor a kernel cannot go below without changing the
     arithmetic (they multiply dense gradients; the sigmoid surrogate's derivative is never zero).
@@ -401,8 +401,7 @@ def main(argv=None):
     gen = torch.Generator().manual_seed(args.seed)
     x, y = speech_like_batch(B, net, args.events, gen)
     nnz = x.coalesce().values().numel()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?") \
-        if os.path.exists("/proc/cpuinfo") else platform.processor()
+    cpu = cpu_model()
     load0 = os.getloadavg()
     peak = peak_gflops(5)
     print(f"# bench_model: torch {torch.__version__}, {torch.get_num_threads()} thread(s) (set), {cpu}, "
@@ -461,7 +460,7 @@ def main(argv=None):
         if set_name == "trained-like" and args.phases:
             phase_rates = rates
             phases = {k: phase_times(net, w, x, y, args.repeats, k) for k in kinds}
-            dense_measured = dense_product_times(net, w, max(args.repeats, 5))
+            dense_measured = dense_product_times(net, max(args.repeats, 5))
 
     kernels.set_kernel(None)
     load1 = os.getloadavg()

@@ -47,6 +47,18 @@ def seeded(seed: int) -> tuple[np.random.Generator, torch.Generator]:
     return np.random.default_rng(seed), gen
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what ``platform`` knows: a label for benchmarks."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "?"
+
+
 def environment(device: str = "cpu") -> dict:
     """What a result record says about the machine it came from and what ran the time loops
     (``kernel``: torch / exact / native, sccl.kernels)."""

@@ -565,7 +565,8 @@ void spike_t_matmul(T* __restrict gW, const T* S, const T* G, int64_t R, int K, 
 }
 
 // The BLAS's own gemm (Fortran sgemm_ / dgemm_, exported by the BLAS that torch links, e.g. MKL), looked up
-// once at run time; null where torch exports none (then addmm_rows makes ATen's call).
+// once at run time; null where torch exports none, or where SCCL_NATIVE_BLAS=aten asks for ATen's call (the
+// same product; tests compare the two): then addmm_rows makes ATen's call.
 template <typename T>
 using GemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const T*, const T*, const int*,
                         const T*, const int*, const T*, T*, const int*);
@@ -575,7 +576,8 @@ GemmFn<T> blas_gemm() {
 #if defined(__unix__) || defined(__APPLE__)
   static const GemmFn<T> fn =
       reinterpret_cast<GemmFn<T>>(dlsym(RTLD_DEFAULT, std::is_same_v<T, float> ? "sgemm_" : "dgemm_"));
-  return fn;
+  const char* via = std::getenv("SCCL_NATIVE_BLAS");
+  return via && std::string(via) == "aten" ? nullptr : fn;
 #else
   return nullptr;
 #endif
@@ -586,11 +588,8 @@ GemmFn<T> blas_gemm() {
 // directly, without ATen's dispatch and the per-step tensor views (~5 us a call: 0.2-0.5 ms per layer
 // and training step at H = 50-100, measured). Same BLAS routine and arguments, so the same result.
 template <typename T>
-void addmm_rows(Tensor& out, const T* c, const T* a, const Tensor& bt, int M, int K, int N) {
+void addmm_rows(GemmFn<T> gemm, Tensor& out, const T* c, const T* a, const Tensor& bt, int M, int K, int N) {
   T* o = out.data_ptr<T>();
-  // SCCL_NATIVE_BLAS=aten: ATen's call instead (the same product; tests compare the two)
-  const char* via = std::getenv("SCCL_NATIVE_BLAS");
-  const GemmFn<T> gemm = via && std::string(via) == "aten" ? nullptr : blas_gemm<T>();
   if (!gemm) {
     const auto opts = out.options();
     at::addmm_out(out, at::from_blob(const_cast<T*>(c), {M, N}, opts), at::from_blob(const_cast<T*>(a), {M, K}, opts),
@@ -625,6 +624,7 @@ std::vector<Tensor> lif_backward(const Tensor& g_spk, const Tensor& spk_full, co
     const T* up = mem.data_ptr<T>();
     const T* gp = g.data_ptr<T>();
     T* gm = gmem.data_ptr<T>();
+    const GemmFn<T> gemm = exact ? nullptr : blas_gemm<T>();   // once per call, not per step
     for (int64_t t = std::max<int64_t>(Tn - 2, 0); t < Tn; ++t)
       for (int64_t i = 0; i < BH; ++i) gap[t * BH + i] = T(0);  // a_{T-2}, a_{T-1} reach no spike
     for (int64_t t = Tn - 1; t > 0; --t) {
@@ -632,7 +632,7 @@ std::vector<Tensor> lif_backward(const Tensor& g_spk, const Tensor& spk_full, co
       const T* src;
       if (t + 3 < Tn) {  // g_ext_t + ga_{t+1} v^T, the PyTorch path's addmm
         if (exact) at::addmm_out(tmp, g[t], ga[t + 1], vt);
-        else addmm_rows<T>(tmp, gp + t * BH, gap + (t + 1) * BH, vt, static_cast<int>(B), H, H);
+        else addmm_rows<T>(gemm, tmp, gp + t * BH, gap + (t + 1) * BH, vt, static_cast<int>(B), H, H);
         src = tmp.data_ptr<T>();
       } else {
         src = gp + t * BH;
